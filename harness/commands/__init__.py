@@ -1,0 +1,1 @@
+"""One module per ``harness`` sub-command, each exposing a click ``command``."""

@@ -1,0 +1,33 @@
+"""``harness systems``: the registered systems and their options."""
+
+from __future__ import annotations
+
+import click
+
+from harness import registry
+from harness.system import describe_config
+
+
+@click.command("systems")
+@click.argument("name", required=False)
+def command(name: str | None) -> None:
+    """List the registered systems, or show one system's options.
+
+    Systems come from this package and from any installed package that declares an
+    entry point in the group 'harness.systems'. Options are passed to 'harness run' as
+    '-o NAME=VALUE' or in a '--config' JSON file.
+    """
+    if name is None:
+        for system_name in registry.available():
+            cls = registry.get(system_name)
+            seven_a = " [7a from spans]" if cls.labels_from_spans else ""
+            click.echo(f"{system_name:14s} {cls.description}{seven_a}")
+        return
+    cls = registry.get(name)
+    click.echo(f"{name}: {cls.description}")
+    if cls.labels_from_spans:
+        click.echo("7a: positive when the system predicts any span (no classifier of its own)")
+    click.echo("\noptions (-o NAME=VALUE):")
+    for option, kind, default in describe_config(cls.Config):
+        shown = ",".join(default) if isinstance(default, tuple) else default
+        click.echo(f"  {option:24s} {kind:10s} default: {shown}")

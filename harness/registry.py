@@ -1,0 +1,58 @@
+"""The registry of systems by name, open to other packages through entry points.
+
+Built-in systems are listed here by import path so they load even from a source
+checkout; other packages add theirs under the entry-point group ``harness.systems``
+(``name = package.module:Class``) without touching this code. Classes are imported only
+when asked for, so listing names does not pay for torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from importlib.metadata import entry_points
+from pathlib import Path
+
+from harness.errors import HarnessError
+from harness.system import System, read_system_file
+
+ENTRY_POINT_GROUP = "harness.systems"
+
+#: name -> "module:Class" for the systems this package ships.
+BUILTIN_SYSTEMS: dict[str, str] = {
+    "lookup": "systems.lookup:LookupSystem",
+}
+
+
+def _targets() -> dict[str, str]:
+    targets = dict(BUILTIN_SYSTEMS)
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        targets.setdefault(ep.name, ep.value)
+    return targets
+
+
+def available() -> list[str]:
+    """Names of all registered systems, sorted."""
+    return sorted(_targets())
+
+
+def get(name: str) -> type[System]:
+    """The system class registered under ``name``."""
+    targets = _targets()
+    if name not in targets:
+        raise HarnessError(
+            f"unknown system '{name}' (available: {', '.join(sorted(targets))})"
+        )
+    module_name, _, attr = targets[name].partition(":")
+    try:
+        cls = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as err:
+        raise HarnessError(f"system '{name}': cannot import {targets[name]} ({err})") from None
+    if not (isinstance(cls, type) and issubclass(cls, System)):
+        raise HarnessError(f"system '{name}': {targets[name]} is not a System subclass")
+    return cls
+
+
+def load_saved(folder: str | Path) -> System:
+    """Load any saved model folder, finding its system from ``system.json``."""
+    meta = read_system_file(Path(folder))
+    return get(meta["system"]).load(folder)

@@ -1,0 +1,212 @@
+"""``harness run``: train a system, predict, score, package, and leave one run folder.
+
+The folder is assembled under a temporary name beside the target and renamed at the
+end, so a crashed or interrupted run never leaves a folder that looks complete::
+
+    RUN/config.json         everything needed to repeat the run
+    RUN/metrics.json        scores per split (same shape as `harness score --json`), timings
+    RUN/predictions/SPLIT/  submission TSVs, CodaLab zips and the brat zip
+    RUN/model/              the saved system (load with harness.registry.load_saved)
+    RUN/run.log             the log
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness import __version__, registry
+from harness.corpus import Corpus, load_corpus
+from harness.datasets import resolve
+from harness.errors import HarnessError
+from harness.fileio import atomic_write_text
+from harness.seeding import seed_everything
+from harness.system import System, config_from_dict, config_to_dict
+from harness.tweets import EVALUATED_TYPES, Prediction, Tweet
+
+log = logging.getLogger("harness")
+
+TRAIN_ON = ("train", "train+valid")
+PREDICT_SPLITS = ("valid", "test")
+
+
+@dataclass
+class RunSettings:
+    """What a run needs besides the corpus files; saved as ``config.json``."""
+
+    system: str
+    data: str = "sample"
+    train_on: str = "train"
+    seed: int = 13
+    all_types: bool = False
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """Read a ``--config`` JSON file: a run's ``config.json`` or ``{"system", "options"}``."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise HarnessError(f"{path}: no such config file") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise HarnessError(f"{path}: not valid JSON ({err})") from None
+    if not isinstance(data, dict):
+        raise HarnessError(f"{path}: expected a JSON object")
+    settings = data.get("settings", data)
+    options = settings.get("options", settings.get("config", {}))
+    if not isinstance(options, dict):
+        raise HarnessError(f"{path}: 'options' must be an object")
+    return {**{k: v for k, v in settings.items() if k in {"system", "seed", "train_on"}},
+            "options": options}
+
+
+def default_run_dir(system: str) -> Path:
+    return Path("runs") / f"{system}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def build_system(settings: RunSettings, corpus: Corpus) -> System:
+    cls = registry.get(settings.system)
+    values: dict[str, Any] = dict(settings.options)
+    values.setdefault("types", list(corpus.types))
+    values["seed"] = settings.seed
+    config = config_from_dict(cls.Config, values, where=f"system '{settings.system}'")
+    return cls(config)
+
+
+def _training_tweets(corpus: Corpus, train_on: str) -> tuple[list[Tweet], list[Tweet] | None]:
+    if train_on not in TRAIN_ON:
+        raise HarnessError(f"--train-on must be one of {', '.join(TRAIN_ON)}, got {train_on!r}")
+    train = list(corpus.gold_split("train").tweets)
+    valid = list(corpus.gold_split("valid").tweets) if "valid" in corpus.splits else None
+    if train_on == "train+valid":
+        if valid is None:
+            raise HarnessError(f"{corpus.source}: --train-on train+valid needs a valid split")
+        return train + valid, None
+    return train, valid
+
+
+def run(settings: RunSettings, out: Path | None = None, *, force: bool = False,
+        progress: bool = True) -> Path:
+    """Execute a run and return its folder."""
+    out = Path(out) if out is not None else default_run_dir(settings.system)
+    if out.exists() and any(out.iterdir()) and not force:
+        raise HarnessError(f"{out}: run folder exists and is not empty (use --force to replace)")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    handler = logging.FileHandler(work / "run.log", encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    try:
+        _run_into(work, settings, progress)
+        handler.close()
+        log.removeHandler(handler)
+        if out.exists():
+            shutil.rmtree(out)
+        work.rename(out)
+    except BaseException:
+        handler.close()
+        log.removeHandler(handler)
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return out
+
+
+def _run_into(work: Path, settings: RunSettings, progress: bool) -> None:
+    corpus_path = resolve(settings.data)
+    corpus = load_corpus(corpus_path, types=None if settings.all_types else EVALUATED_TYPES)
+    log.info("corpus %s: %s", corpus_path,
+             ", ".join(f"{n}={len(s)}" for n, s in corpus.splits.items()))
+    seed_everything(settings.seed)
+    system = build_system(settings, corpus)
+    system.show_progress = progress
+    train, valid = _training_tweets(corpus, settings.train_on)
+    config = {
+        "settings": asdict(settings),
+        "system_config": config_to_dict(system.config),
+        "corpus": str(corpus_path),
+        "harness_version": __version__,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+    }
+    atomic_write_text(work / "config.json", json.dumps(config, indent=2, ensure_ascii=False))
+
+    log.info("fitting %s on %s (%d tweets)", settings.system, settings.train_on, len(train))
+    started = time.perf_counter()
+    system.fit(train, valid)
+    timings = {"fit_seconds": round(time.perf_counter() - started, 3)}
+    log.info("fitted in %.1f s; %d parameters", timings["fit_seconds"], system.parameter_count())
+
+    metrics: dict[str, Any] = {
+        "system": settings.system,
+        "parameters": system.parameter_count(),
+        "train_on": settings.train_on,
+        "scores": {},
+    }
+    for split_name in (s for s in PREDICT_SPLITS if s in corpus.splits):
+        split = corpus.split(split_name)
+        started = time.perf_counter()
+        predictions = system.predict(split.tweets)
+        timings[f"predict_{split_name}_seconds"] = round(time.perf_counter() - started, 3)
+        _check_predictions(predictions, split.tweets, settings.system)
+        files = write_predictions(work / "predictions" / split_name, predictions, split.tweets)
+        log.info("%s: wrote %s", split_name, ", ".join(sorted(p.name for p in files.values())))
+        if split.has_gold:
+            report = score_written(files, corpus_path, split_name, corpus.types)
+            if split_name == "valid" and settings.train_on == "train+valid":
+                report["note"] = "valid was part of the training data: not a held-out score"
+            metrics["scores"][split_name] = report
+            log.info("%s: %s", split_name, summary_line(report))
+    metrics["timings"] = timings
+    system.save(work / "model")
+    atomic_write_text(work / "metrics.json", json.dumps(metrics, indent=2))
+
+
+def _check_predictions(predictions: list[Prediction], tweets: list[Tweet], name: str) -> None:
+    """A system must answer every tweet once, in order, with spans inside the text."""
+    if [p.tweet_id for p in predictions] != [t.id for t in tweets]:
+        raise HarnessError(f"system '{name}' returned predictions that do not match the tweets")
+    for prediction, tweet in zip(predictions, tweets):
+        for span in prediction.spans:
+            if span.end > len(tweet.text):
+                raise HarnessError(
+                    f"system '{name}': span {span.begin}-{span.end} outside tweet {tweet.id}"
+                )
+
+
+# -- the seams to submissions/ and eval/ ------------------------------------------------------
+
+
+def write_predictions(folder: Path, predictions: list[Prediction], tweets: list[Tweet]
+                      ) -> Mapping[str, Path]:
+    from submissions import write_submission
+
+    return write_submission(folder, predictions, {t.id: t.text for t in tweets})
+
+
+def score_written(files: Mapping[str, Path], corpus_path: Path, split: str,
+                  types: tuple[str, ...]) -> dict[str, Any]:
+    """Score the written TSVs exactly as ``harness score`` would."""
+    from eval import score_files
+
+    return score_files(files, corpus_path, split)
+
+
+def summary_line(report: Mapping[str, Any]) -> str:
+    parts = []
+    if "7a" in report:
+        parts.append(f"7a F1 {report['7a']['f1']:.4f}")
+    if "7b" in report:
+        parts.append(f"7b strict F1 {report['7b']['strict']['f1']:.4f}")
+        parts.append(f"relaxed F1 {report['7b']['relaxed']['f1']:.4f}")
+    return ", ".join(parts)

@@ -1,0 +1,214 @@
+"""The contract every system implements, in the style of a scikit-learn estimator.
+
+Hyperparameters live in a dataclass (``Config``) that is the system's only constructor
+argument, so the CLI, the run folder and the tuner all speak the same typed settings.
+``fit`` returns the system, ``predict`` takes plain tweets and returns plain predictions,
+and ``save``/``load`` round-trip through one folder that also records the config.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
+
+from harness import __version__
+from harness.errors import HarnessError
+from harness.fileio import atomic_write_text
+from harness.tweets import EVALUATED_TYPES, Prediction, Tweet
+
+SYSTEM_FILE = "system.json"
+S = TypeVar("S", bound="System")
+
+
+@dataclass
+class SystemConfig:
+    """Settings shared by every system; subclasses add their own fields with defaults."""
+
+    #: entity types the system learns and predicts
+    types: tuple[str, ...] = EVALUATED_TYPES
+    #: random seed for initialisation and shuffling
+    seed: int = 13
+
+
+class System(ABC):
+    """A trainable NER system for task 7a (tweet label) and 7b (entity spans).
+
+    Subclasses set ``name``, ``description`` and ``Config`` and implement the abstract
+    methods; ``labels_from_spans`` says whether 7a is derived from the predicted spans
+    (positive iff any span) rather than predicted by a classifier of its own.
+    """
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    labels_from_spans: ClassVar[bool] = True
+    Config: ClassVar[type[SystemConfig]] = SystemConfig
+
+    def __init__(self, config: SystemConfig | None = None):
+        self.config = config if config is not None else self.Config()
+        self.show_progress = False
+
+    @abstractmethod
+    def fit(self: S, train: Sequence[Tweet], valid: Sequence[Tweet] | None = None) -> S:
+        """Learn from gold-labelled tweets; ``valid`` may guide model selection."""
+
+    @abstractmethod
+    def predict(self, tweets: Sequence[Tweet]) -> list[Prediction]:
+        """One prediction per tweet, in the same order; gold fields are ignored."""
+
+    @abstractmethod
+    def save_model(self, folder: Path) -> None:
+        """Write the learned state into ``folder`` (``system.json`` is written for you)."""
+
+    @classmethod
+    @abstractmethod
+    def load_model(cls: type[S], folder: Path, config: SystemConfig) -> S:
+        """Rebuild a fitted system from ``folder`` and its recorded config."""
+
+    @abstractmethod
+    def parameter_count(self) -> int:
+        """Number of learned parameters (entries of the dictionary for non-neural systems)."""
+
+    # -- persistence shared by all systems -------------------------------------------------
+
+    def save(self, folder: str | Path) -> Path:
+        """Save into ``folder``: the system's files plus ``system.json`` (name and config)."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        self.save_model(folder)
+        meta = {
+            "system": self.name,
+            "harness_version": __version__,
+            "config": config_to_dict(self.config),
+            "parameters": self.parameter_count(),
+        }
+        atomic_write_text(folder / SYSTEM_FILE, json.dumps(meta, indent=2, ensure_ascii=False))
+        return folder
+
+    @classmethod
+    def load(cls: type[S], folder: str | Path) -> S:
+        folder = Path(folder)
+        meta = read_system_file(folder)
+        if meta["system"] != cls.name:
+            raise HarnessError(
+                f"{folder}: holds a '{meta['system']}' model, not '{cls.name}'"
+            )
+        config = config_from_dict(cls.Config, meta.get("config", {}), where=str(folder))
+        return cls.load_model(folder, config)
+
+
+def read_system_file(folder: Path) -> dict[str, Any]:
+    path = folder / SYSTEM_FILE
+    if not path.is_file():
+        raise HarnessError(f"{folder}: not a saved model folder (no {SYSTEM_FILE})")
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise HarnessError(f"{path}: unreadable ({err})") from None
+    if not isinstance(meta, dict) or "system" not in meta:
+        raise HarnessError(f"{path}: missing the 'system' field")
+    return meta
+
+
+# -- typed configs ---------------------------------------------------------------------------
+
+
+def config_to_dict(config: SystemConfig) -> dict[str, Any]:
+    """A JSON-ready dict of a config (tuples become lists)."""
+    return {
+        f.name: list(v) if isinstance(v := getattr(config, f.name), tuple) else v
+        for f in dataclasses.fields(config)
+    }
+
+
+def config_from_dict(
+    config_class: type[SystemConfig], values: Mapping[str, Any], where: str = "config"
+) -> SystemConfig:
+    """Build a config from JSON values or CLI strings, checking names and types."""
+    hints = typing.get_type_hints(config_class)
+    known = {f.name for f in dataclasses.fields(config_class)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise HarnessError(
+            f"{where}: unknown option(s) {', '.join(unknown)} for this system "
+            f"(known: {', '.join(sorted(known))})"
+        )
+    kwargs = {name: coerce(hints[name], value, f"{where}: option '{name}'")
+              for name, value in values.items()}
+    return config_class(**kwargs)
+
+
+def coerce(hint: Any, value: Any, where: str) -> Any:
+    """Convert ``value`` (a JSON value or a CLI string) to the annotated type."""
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None or (isinstance(value, str) and value.lower() in ("none", "null")):
+            if type(None) in args:
+                return None
+        errors = []
+        for arg in (a for a in args if a is not type(None)):
+            try:
+                return coerce(arg, value, where)
+            except HarnessError as err:
+                errors.append(str(err))
+        raise HarnessError(errors[0] if errors else f"{where}: cannot read {value!r}")
+    if origin is tuple:
+        items = value.split(",") if isinstance(value, str) else list(value)
+        inner = args[0] if args else str
+        return tuple(coerce(inner, item.strip() if isinstance(item, str) else item, where)
+                     for item in items)
+    if origin is typing.Literal:
+        if value not in args:
+            raise HarnessError(f"{where}: must be one of {', '.join(map(str, args))}, got {value!r}")
+        return value
+    try:
+        if hint is bool:
+            if isinstance(value, bool):
+                return value
+            if str(value).lower() in ("1", "true", "yes", "on"):
+                return True
+            if str(value).lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(value)
+        if hint is int:
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError(value)
+            return int(float(value)) if isinstance(value, str) and "e" in value.lower() else int(value)
+        if hint is float:
+            return float(value)
+        if hint is str:
+            return str(value)
+    except (TypeError, ValueError):
+        raise HarnessError(f"{where}: expected {hint.__name__}, got {value!r}") from None
+    return value
+
+
+def parse_options(pairs: Sequence[str]) -> dict[str, str]:
+    """``["lr=3e-5", "epochs=4"]`` -> ``{"lr": "3e-5", "epochs": "4"}``."""
+    options: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise HarnessError(f"option {pair!r}: expected KEY=VALUE")
+        options[key.strip().replace("-", "_")] = value.strip()
+    return options
+
+
+def describe_config(config_class: type[SystemConfig]) -> list[tuple[str, str, Any]]:
+    """(name, type, default) for each option, for ``harness systems NAME``."""
+    hints = typing.get_type_hints(config_class)
+    rows = []
+    for f in dataclasses.fields(config_class):
+        default = f.default if f.default is not dataclasses.MISSING else (
+            f.default_factory() if f.default_factory is not dataclasses.MISSING else None
+        )
+        hint = hints[f.name]
+        rows.append((f.name, getattr(hint, "__name__", str(hint).replace("typing.", "")), default))
+    return rows

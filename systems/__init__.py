@@ -1,0 +1,1 @@
+"""The systems the harness ships, one module each; see ``harness.registry``."""

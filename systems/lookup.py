@@ -1,0 +1,155 @@
+"""The organisers' style of baseline: a dictionary of training mentions.
+
+Every gold mention of the training data goes into a dictionary as its sequence of word
+tokens (case-folded unless ``case_sensitive``), with the type it was most often given.
+Prediction scans each tweet left to right and takes the longest dictionary entry that
+starts at each token, so matches always fall on token boundaries and never overlap.
+Task 7a is positive when any span is found.
+
+``min_precision`` optionally drops entries that, in the training tweets, are annotated in
+fewer than that fraction of their occurrences (e.g. a word that is usually not a
+profession); the default 0 keeps every mention, as the organisers' baseline does.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm import tqdm
+
+from harness.errors import HarnessError
+from harness.fileio import atomic_write_text
+from harness.system import System, SystemConfig
+from harness.tokenization import Token, tokenize
+from harness.tweets import Prediction, Span, Tweet
+
+DICTIONARY_FILE = "dictionary.json"
+
+
+@dataclass
+class LookupConfig(SystemConfig):
+    #: match mentions with their exact capitalisation (default: case-folded)
+    case_sensitive: bool = False
+    #: keep an entry only if annotated in at least this fraction of its training occurrences
+    min_precision: float = 0.0
+    #: ignore mentions longer than this many word tokens
+    max_tokens: int = 8
+
+
+Key = tuple[str, ...]
+
+
+class LookupSystem(System):
+    name = "lookup"
+    description = (
+        "Dictionary of training mentions, longest match on token boundaries "
+        "(organisers' baseline); 7a positive when any span is found."
+    )
+    labels_from_spans = True
+    Config = LookupConfig
+    config: LookupConfig
+
+    def __init__(self, config: LookupConfig | None = None):
+        super().__init__(config)
+        self.entries: dict[Key, str] = {}
+
+    # -- matching ------------------------------------------------------------------------
+
+    def _words(self, text: str) -> list[Token]:
+        return [t for t in tokenize(text) if not t.is_space]
+
+    def _key(self, tokens: Sequence[Token]) -> Key:
+        if self.config.case_sensitive:
+            return tuple(t.text for t in tokens)
+        return tuple(t.text.casefold() for t in tokens)
+
+    def _longest(self) -> int:
+        return max((len(k) for k in self.entries), default=0)
+
+    def _matches(self, words: Sequence[Token], entries: dict[Key, str] | set[Key]) -> list[
+        tuple[int, int]
+    ]:
+        """Greedy longest matches as (first word, last word + 1) index pairs."""
+        longest = max((len(k) for k in entries), default=0)
+        found = []
+        i = 0
+        while i < len(words):
+            for n in range(min(longest, len(words) - i), 0, -1):
+                if self._key(words[i : i + n]) in entries:
+                    found.append((i, i + n))
+                    i += n
+                    break
+            else:
+                i += 1
+        return found
+
+    # -- System API --------------------------------------------------------------------------
+
+    def fit(self, train: Sequence[Tweet], valid: Sequence[Tweet] | None = None) -> LookupSystem:
+        types = set(self.config.types)
+        votes: dict[Key, Counter[str]] = defaultdict(Counter)
+        for tweet in train:
+            if tweet.spans is None:
+                raise HarnessError(f"tweet {tweet.id}: training tweets need gold spans")
+            words = self._words(tweet.text)
+            for span in tweet.spans:
+                if span.type not in types:
+                    continue
+                inside = [w for w in words if w.begin >= span.begin and w.end <= span.end]
+                if inside and len(inside) <= self.config.max_tokens:
+                    votes[self._key(inside)][span.type] += 1
+        entries = {key: counts.most_common(1)[0][0] for key, counts in votes.items()}
+        if self.config.min_precision > 0:
+            entries = self._filter_by_precision(entries, votes, train)
+        self.entries = entries
+        return self
+
+    def _filter_by_precision(
+        self, entries: dict[Key, str], votes: dict[Key, Counter[str]], train: Sequence[Tweet]
+    ) -> dict[Key, str]:
+        occurrences: Counter[Key] = Counter()
+        for tweet in tqdm(train, desc="lookup: counting occurrences", disable=not self.show_progress):
+            words = self._words(tweet.text)
+            for a, b in self._matches(words, set(entries)):
+                occurrences[self._key(words[a:b])] += 1
+        return {
+            key: etype
+            for key, etype in entries.items()
+            if sum(votes[key].values()) >= self.config.min_precision * max(occurrences[key], 1)
+        }
+
+    def predict(self, tweets: Sequence[Tweet]) -> list[Prediction]:
+        predictions = []
+        for tweet in tqdm(tweets, desc="lookup: predicting", disable=not self.show_progress):
+            words = self._words(tweet.text)
+            spans = [
+                Span(words[a].begin, words[b - 1].end, self.entries[self._key(words[a:b])])
+                for a, b in self._matches(words, self.entries)
+            ]
+            predictions.append(Prediction.from_spans(tweet.id, spans))
+        return predictions
+
+    def parameter_count(self) -> int:
+        return len(self.entries)
+
+    def save_model(self, folder: Path) -> None:
+        rows = [{"tokens": list(k), "type": t} for k, t in sorted(self.entries.items())]
+        atomic_write_text(folder / DICTIONARY_FILE, json.dumps(rows, ensure_ascii=False, indent=0))
+
+    @classmethod
+    def load_model(cls, folder: Path, config: LookupConfig) -> LookupSystem:  # type: ignore[override]
+        path = folder / DICTIONARY_FILE
+        try:
+            rows = json.loads(path.read_text(encoding="utf-8"))
+            entries = {tuple(r["tokens"]): r["type"] for r in rows}
+        except FileNotFoundError:
+            raise HarnessError(f"{path}: missing; the lookup model cannot be loaded") from None
+        except (json.JSONDecodeError, KeyError, TypeError) as err:
+            raise HarnessError(f"{path}: malformed dictionary ({err})") from None
+        system = cls(config)
+        system.entries = entries
+        return system
