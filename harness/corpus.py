@@ -161,11 +161,14 @@ def _read_split(bundle: Bundle, root: str, name: str, keep: tuple[str, ...] | No
                 f"{bundle.where(labels_name)}: no label for {len(unlabelled)} tweet(s) of "
                 f"txt-files/{name}, e.g. {unlabelled[0]}"
             )
-    return Split(name, tweets, has_gold=labels is not None or spans is not None,
-                 dropped_types=dropped)
+    return Split(
+        name, tweets, has_gold=labels is not None or spans is not None, dropped_types=dropped
+    )
 
 
-def _tsv_rows(bundle: Bundle, name: str, header: tuple[str, ...]) -> Iterable[tuple[int, list[str]]]:
+def _tsv_rows(
+    bundle: Bundle, name: str, header: tuple[str, ...]
+) -> Iterable[tuple[int, list[str]]]:
     """Yield (line number, fields) of a gold TSV after checking its header."""
     where = bundle.where(name)
     lines = bundle.read_text(name, strip_bom=True).split("\n")
@@ -209,17 +212,13 @@ def _checked_span(text: str, begin: str, end: str, etype: str, where: str) -> Sp
     except ValueError:
         raise HarnessError(f"{where}: offsets must be integers, got {begin!r} {end!r}") from None
     if not (0 <= b < e <= len(text)):
-        raise HarnessError(
-            f"{where}: span {b}-{e} outside the text (length {len(text)}) or empty"
-        )
+        raise HarnessError(f"{where}: span {b}-{e} outside the text (length {len(text)}) or empty")
     if not etype:
         raise HarnessError(f"{where}: empty entity type")
     return Span(b, e, etype)
 
 
-def _read_7b_gold_tsv(
-    bundle: Bundle, name: str, texts: dict[str, str]
-) -> dict[str, list[Span]]:
+def _read_7b_gold_tsv(bundle: Bundle, name: str, texts: dict[str, str]) -> dict[str, list[Span]]:
     where = bundle.where(name)
     spans: dict[str, list[Span]] = {}
     for number, fields in _tsv_rows(bundle, name, TSV_7B_HEADER):
@@ -235,15 +234,13 @@ def _read_7b_gold_tsv(
         if text[span.begin : span.end] != extraction:
             raise HarnessError(
                 f"{where}:{number}: extraction {extraction!r} differs from the text at "
-                f"{span.begin}-{span.end} ({text[span.begin:span.end]!r})"
+                f"{span.begin}-{span.end} ({text[span.begin : span.end]!r})"
             )
         spans.setdefault(tweet_id, []).append(span)
     return spans
 
 
-def _read_7b_gold_brat(
-    bundle: Bundle, folder: str, texts: dict[str, str]
-) -> dict[str, list[Span]]:
+def _read_7b_gold_brat(bundle: Bundle, folder: str, texts: dict[str, str]) -> dict[str, list[Span]]:
     spans: dict[str, list[Span]] = {}
     for name in bundle.children(folder):
         if not name.endswith(".ann"):
@@ -278,8 +275,7 @@ def parse_brat(ann: str, text: str, where: str) -> list[Span]:
         if len(parts) >= 3 and parts[2] != text[span.begin : span.end]:
             raise HarnessError(
                 f"{where}:{number}: mention {parts[2]!r} differs from the text at "
-                f"{span.begin}-{span.end} ({text[span.begin:span.end]!r})"
+                f"{span.begin}-{span.end} ({text[span.begin : span.end]!r})"
             )
         spans.append(span)
     return spans
-

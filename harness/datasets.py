@@ -50,9 +50,7 @@ def download(url: str, dest: Path, sha256: str, timeout: float = 60.0) -> Path:
         dest.unlink()
     with atomic_output(dest) as tmp:
         try:
-            with urllib.request.urlopen(url, timeout=timeout) as response, open(
-                tmp, "wb"
-            ) as out:
+            with urllib.request.urlopen(url, timeout=timeout) as response, open(tmp, "wb") as out:
                 while block := response.read(1 << 20):
                     out.write(block)
         except urllib.error.HTTPError as err:

@@ -118,9 +118,7 @@ class Bundle:
     def children(self, folder: str) -> list[str]:
         """File names directly inside ``folder`` (relative to the bundle root)."""
         prefix = folder.rstrip("/") + "/" if folder else ""
-        return [
-            n for n in self._names if n.startswith(prefix) and "/" not in n[len(prefix) :]
-        ]
+        return [n for n in self._names if n.startswith(prefix) and "/" not in n[len(prefix) :]]
 
     def subfolders(self, folder: str) -> list[str]:
         """Names of the folders directly inside ``folder``."""

@@ -39,9 +39,7 @@ def get(name: str) -> type[System]:
     """The system class registered under ``name``."""
     targets = _targets()
     if name not in targets:
-        raise HarnessError(
-            f"unknown system '{name}' (available: {', '.join(sorted(targets))})"
-        )
+        raise HarnessError(f"unknown system '{name}' (available: {', '.join(sorted(targets))})")
     module_name, _, attr = targets[name].partition(":")
     try:
         cls = getattr(importlib.import_module(module_name), attr)

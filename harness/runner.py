@@ -66,8 +66,10 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     options = settings.get("options", settings.get("config", {}))
     if not isinstance(options, dict):
         raise HarnessError(f"{path}: 'options' must be an object")
-    return {**{k: v for k, v in settings.items() if k in {"system", "seed", "train_on"}},
-            "options": options}
+    return {
+        **{k: v for k, v in settings.items() if k in {"system", "seed", "train_on"}},
+        "options": options,
+    }
 
 
 def default_run_dir(system: str) -> Path:
@@ -95,8 +97,9 @@ def _training_tweets(corpus: Corpus, train_on: str) -> tuple[list[Tweet], list[T
     return train, valid
 
 
-def run(settings: RunSettings, out: Path | None = None, *, force: bool = False,
-        progress: bool = True) -> Path:
+def run(
+    settings: RunSettings, out: Path | None = None, *, force: bool = False, progress: bool = True
+) -> Path:
     """Execute a run and return its folder."""
     out = Path(out) if out is not None else default_run_dir(settings.system)
     if out.exists() and any(out.iterdir()) and not force:
@@ -125,8 +128,9 @@ def run(settings: RunSettings, out: Path | None = None, *, force: bool = False,
 def _run_into(work: Path, settings: RunSettings, progress: bool) -> None:
     corpus_path = resolve(settings.data)
     corpus = load_corpus(corpus_path, types=None if settings.all_types else EVALUATED_TYPES)
-    log.info("corpus %s: %s", corpus_path,
-             ", ".join(f"{n}={len(s)}" for n, s in corpus.splits.items()))
+    log.info(
+        "corpus %s: %s", corpus_path, ", ".join(f"{n}={len(s)}" for n, s in corpus.splits.items())
+    )
     seed_everything(settings.seed)
     system = build_system(settings, corpus)
     system.show_progress = progress
@@ -176,7 +180,7 @@ def _check_predictions(predictions: list[Prediction], tweets: list[Tweet], name:
     """A system must answer every tweet once, in order, with spans inside the text."""
     if [p.tweet_id for p in predictions] != [t.id for t in tweets]:
         raise HarnessError(f"system '{name}' returned predictions that do not match the tweets")
-    for prediction, tweet in zip(predictions, tweets):
+    for prediction, tweet in zip(predictions, tweets, strict=True):
         for span in prediction.spans:
             if span.end > len(tweet.text):
                 raise HarnessError(
@@ -187,15 +191,17 @@ def _check_predictions(predictions: list[Prediction], tweets: list[Tweet], name:
 # -- the seams to submissions/ and eval/ ------------------------------------------------------
 
 
-def write_predictions(folder: Path, predictions: list[Prediction], tweets: list[Tweet]
-                      ) -> Mapping[str, Path]:
+def write_predictions(
+    folder: Path, predictions: list[Prediction], tweets: list[Tweet]
+) -> Mapping[str, Path]:
     from submissions import write_submission
 
     return write_submission(folder, predictions, {t.id: t.text for t in tweets})
 
 
-def score_written(files: Mapping[str, Path], corpus_path: Path, split: str,
-                  types: tuple[str, ...]) -> dict[str, Any]:
+def score_written(
+    files: Mapping[str, Path], corpus_path: Path, split: str, types: tuple[str, ...]
+) -> dict[str, Any]:
     """Score the written TSVs exactly as ``harness score`` would."""
     from eval import score_files
 

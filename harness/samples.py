@@ -47,7 +47,7 @@ TRAIN = [
     "Los [agricultores|PROFESION] piden que dejen pasar a los temporeros",
     "Qué miedo da ir al supermercado ahora mismo",
     "El [director|PROFESION] del centro de salud dice que faltan EPIs",
-    "Los [sanitarios|PROFESION]\"Han trabajado sin descanso\" según el consejero",
+    'Los [sanitarios|PROFESION]"Han trabajado sin descanso" según el consejero',
     "[Médicos|PROFESION]/[profesores|PROFESION] y [limpiadoras|PROFESION], gracias 🏃🏽",
     "Los [políticos|PROFESION]?Y sobre todo los de siempre, sin mascarilla",
     "Mi prima está [de baja|SITUACION_LABORAL] por ansiedad tras meses en la UCI",
@@ -131,13 +131,16 @@ def write_sample_corpus(dest: Path) -> None:
             rows_7b.extend(f"{tweet_id}\t{b}\t{e}\t{t}\t{text[b:e]}" for b, e, t in spans)
             if not spans:
                 rows_7b.append(f"{tweet_id}\t-\t-\t-\t-")
-            ann = "".join(f"T{i}\t{t} {b} {e}\t{text[b:e]}\n" for i, (b, e, t) in
-                          enumerate(spans, start=1))
+            ann = "".join(
+                f"T{i}\t{t} {b} {e}\t{text[b:e]}\n" for i, (b, e, t) in enumerate(spans, start=1)
+            )
             atomic_write_text(root / "subtask-2" / "brat" / split / f"{tweet_id}.ann", ann)
             atomic_write_text(root / "subtask-2" / "brat" / split / f"{tweet_id}.txt", text)
         if split != "test":
             atomic_write_text(root / "subtask-1" / f"{split}.tsv", "\n".join(rows_7a) + "\n")
-            atomic_write_text(root / "subtask-2" / "tsv" / f"{split}.tsv", "\n".join(rows_7b) + "\n")
+            atomic_write_text(
+                root / "subtask-2" / "tsv" / f"{split}.tsv", "\n".join(rows_7b) + "\n"
+            )
     atomic_write_text(
         root / "README.txt",
         "Sample corpus of ner-harness: invented Spanish tweets in the layout of the ProfNER\n"

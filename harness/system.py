@@ -96,9 +96,7 @@ class System(ABC):
         folder = Path(folder)
         meta = read_system_file(folder)
         if meta["system"] != cls.name:
-            raise HarnessError(
-                f"{folder}: holds a '{meta['system']}' model, not '{cls.name}'"
-            )
+            raise HarnessError(f"{folder}: holds a '{meta['system']}' model, not '{cls.name}'")
         config = config_from_dict(cls.Config, meta.get("config", {}), where=str(folder))
         return cls.load_model(folder, config)
 
@@ -139,8 +137,10 @@ def config_from_dict(
             f"{where}: unknown option(s) {', '.join(unknown)} for this system "
             f"(known: {', '.join(sorted(known))})"
         )
-    kwargs = {name: coerce(hints[name], value, f"{where}: option '{name}'")
-              for name, value in values.items()}
+    kwargs = {
+        name: coerce(hints[name], value, f"{where}: option '{name}'")
+        for name, value in values.items()
+    }
     return config_class(**kwargs)
 
 
@@ -149,9 +149,9 @@ def coerce(hint: Any, value: Any, where: str) -> Any:
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
     if origin in (typing.Union, types.UnionType):
-        if value is None or (isinstance(value, str) and value.lower() in ("none", "null")):
-            if type(None) in args:
-                return None
+        is_none = value is None or (isinstance(value, str) and value.lower() in ("none", "null"))
+        if is_none and type(None) in args:
+            return None
         errors = []
         for arg in (a for a in args if a is not type(None)):
             try:
@@ -162,11 +162,14 @@ def coerce(hint: Any, value: Any, where: str) -> Any:
     if origin is tuple:
         items = value.split(",") if isinstance(value, str) else list(value)
         inner = args[0] if args else str
-        return tuple(coerce(inner, item.strip() if isinstance(item, str) else item, where)
-                     for item in items)
+        return tuple(
+            coerce(inner, item.strip() if isinstance(item, str) else item, where) for item in items
+        )
     if origin is typing.Literal:
         if value not in args:
-            raise HarnessError(f"{where}: must be one of {', '.join(map(str, args))}, got {value!r}")
+            raise HarnessError(
+                f"{where}: must be one of {', '.join(map(str, args))}, got {value!r}"
+            )
         return value
     try:
         if hint is bool:
@@ -180,7 +183,9 @@ def coerce(hint: Any, value: Any, where: str) -> Any:
         if hint is int:
             if isinstance(value, float) and not value.is_integer():
                 raise ValueError(value)
-            return int(float(value)) if isinstance(value, str) and "e" in value.lower() else int(value)
+            return (
+                int(float(value)) if isinstance(value, str) and "e" in value.lower() else int(value)
+            )
         if hint is float:
             return float(value)
         if hint is str:
@@ -206,8 +211,10 @@ def describe_config(config_class: type[SystemConfig]) -> list[tuple[str, str, An
     hints = typing.get_type_hints(config_class)
     rows = []
     for f in dataclasses.fields(config_class):
-        default = f.default if f.default is not dataclasses.MISSING else (
-            f.default_factory() if f.default_factory is not dataclasses.MISSING else None
+        default = (
+            f.default
+            if f.default is not dataclasses.MISSING
+            else (f.default_factory() if f.default_factory is not dataclasses.MISSING else None)
         )
         hint = hints[f.name]
         rows.append((f.name, getattr(hint, "__name__", str(hint).replace("typing.", "")), default))

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 #: The entity types ProfNER evaluates; the gold also holds ACTIVIDAD and FIGURATIVA.
 EVALUATED_TYPES: tuple[str, ...] = ("PROFESION", "SITUACION_LABORAL")
 #: Every entity type present in the ProfNER gold standard.
-ALL_PROFNER_TYPES: tuple[str, ...] = EVALUATED_TYPES + ("ACTIVIDAD", "FIGURATIVA")
+ALL_PROFNER_TYPES: tuple[str, ...] = (*EVALUATED_TYPES, "ACTIVIDAD", "FIGURATIVA")
 
 
 @dataclass(frozen=True, order=True)

@@ -23,8 +23,13 @@ HELP = (
 @click.command("data", help=HELP)
 @click.argument("corpus", default="sample", metavar="[CORPUS]")
 @all_types_option
-@click.option("--scheme", type=click.Choice(SCHEMES), default="BIO", show_default=True,
-              help="Tag scheme used for the round-trip check.")
+@click.option(
+    "--scheme",
+    type=click.Choice(SCHEMES),
+    default="BIO",
+    show_default=True,
+    help="Tag scheme used for the round-trip check.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
 def command(corpus: str, all_types: bool, scheme: str, as_json: bool) -> None:
     stats = corpus_stats(open_corpus(corpus, all_types), scheme)
@@ -43,8 +48,10 @@ def command(corpus: str, all_types: bool, scheme: str, as_json: bool) -> None:
         if s["dropped_types"]:
             dropped = ", ".join(f"{t}={n}" for t, n in s["dropped_types"].items())
             click.echo(f"  not evaluated, dropped: {dropped} (use --all-types to keep)")
-        click.echo(f"  overlapping pairs: {s['overlapping_pairs']}  "
-                   f"duplicate rows: {s['duplicate_entities']}")
+        click.echo(
+            f"  overlapping pairs: {s['overlapping_pairs']}  "
+            f"duplicate rows: {s['duplicate_entities']}"
+        )
         a = s["alignment"]
         click.echo(
             f"  round trip brat->{scheme}->brat: {a['round_trip_identical']}/{a['entities']} "

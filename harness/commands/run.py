@@ -15,24 +15,56 @@ from harness.system import parse_options
 @click.command("run")
 @click.option("--system", "system_name", help="Registered system to train (see 'harness systems').")
 @data_option()
-@click.option("--out", type=click.Path(path_type=Path), default=None,
-              help="Run folder to create [default: runs/SYSTEM-YYYYmmdd-HHMMSS].")
-@click.option("--train-on", type=click.Choice(TRAIN_ON), default=None,
-              help="Train on train only (valid is then the held-out score) or on train+valid "
-              "for the final model, as the ProfNER winners did.  [default: train]")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Run folder to create [default: runs/SYSTEM-YYYYmmdd-HHMMSS].",
+)
+@click.option(
+    "--train-on",
+    type=click.Choice(TRAIN_ON),
+    default=None,
+    help="Train on train only (valid is then the held-out score) or on train+valid "
+    "for the final model, as the ProfNER winners did.  [default: train]",
+)
 @click.option("--seed", type=int, default=None, help="Random seed.  [default: 13]")
-@click.option("-o", "--option", "options", multiple=True, metavar="NAME=VALUE",
-              help="A system option, repeatable; 'harness systems NAME' lists them.")
-@click.option("--config", "config_file", type=click.Path(path_type=Path), default=None,
-              help="JSON file with the system and its options (a run's config.json or a "
-              "tuned best configuration); command-line options override it.")
+@click.option(
+    "-o",
+    "--option",
+    "options",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="A system option, repeatable; 'harness systems NAME' lists them.",
+)
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="JSON file with the system and its options (a run's config.json or a "
+    "tuned best configuration); command-line options override it.",
+)
 @all_types_option
 @click.option("--force", is_flag=True, help="Replace the run folder if it exists.")
-@click.option("--progress/--no-progress", default=True, show_default=True,
-              help="Show progress bars on long steps.")
-def command(system_name: str | None, data: str, out: Path | None, train_on: str | None,
-            seed: int | None, options: tuple[str, ...], config_file: Path | None,
-            all_types: bool, force: bool, progress: bool) -> None:
+@click.option(
+    "--progress/--no-progress",
+    default=True,
+    show_default=True,
+    help="Show progress bars on long steps.",
+)
+def command(
+    system_name: str | None,
+    data: str,
+    out: Path | None,
+    train_on: str | None,
+    seed: int | None,
+    options: tuple[str, ...],
+    config_file: Path | None,
+    all_types: bool,
+    force: bool,
+    progress: bool,
+) -> None:
     """Train a system, predict valid (and test when the corpus has it), score, package.
 
     The run folder holds config.json (enough to repeat the run), metrics.json (the scores
