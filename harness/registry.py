@@ -20,6 +20,8 @@ ENTRY_POINT_GROUP = "harness.systems"
 #: name -> "module:Class" for the systems this package ships.
 BUILTIN_SYSTEMS: dict[str, str] = {
     "lookup": "systems.lookup:LookupSystem",
+    "transformer": "systems.transformer:TransformerSystem",
+    "rnn": "systems.rnn:RnnSystem",
 }
 
 

@@ -1,0 +1,259 @@
+"""``NeuralSystem``: fit/predict/save/load for every PyTorch system of the harness.
+
+A subclass supplies ``build`` (vocabulary and model from the training examples),
+``rebuild`` (the same from a saved folder), ``collate`` (examples -> tensors) and a model
+whose ``forward(batch)`` returns ``{"loss": ...}`` and whose ``decode(batch)`` returns 7a
+labels and word-level tag ids. Everything else -- the epoch loop with validation F1 after
+each epoch, keeping the best epoch, learning curves, seeding, device placement, length-
+sorted prediction batches, safetensors persistence -- lives here once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from abc import abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+from tqdm import tqdm
+
+from harness.errors import HarnessError
+from harness.fileio import atomic_output, atomic_write_text
+from harness.system import System, SystemConfig
+from harness.tweets import Prediction, Tweet
+from systems.neural.examples import Example, TagCodec, length_batches, make_examples
+from systems.neural.training import (
+    Precision,
+    linear_warmup_decay,
+    make_optimizer,
+    optimizer_steps,
+    pick_device,
+)
+
+log = logging.getLogger("harness")
+
+WEIGHTS_FILE = "model.safetensors"
+ARCHITECTURE_FILE = "architecture.json"
+HISTORY_FILE = "history.json"
+
+
+@dataclass
+class NeuralConfig(SystemConfig):
+    """Training settings shared by the neural systems (the paper's System 1 best trial)."""
+
+    #: tag scheme of the 7b head: BIO or BILOU
+    scheme: str = "BIO"
+    batch_size: int = 8
+    lr: float = 3.03e-5
+    weight_decay: float = 1.79e-3
+    epochs: int = 4
+    warmup_steps: int = 49
+    dropout: float = 0.1
+    #: batches whose gradients are summed before one optimiser step
+    grad_accum: int = 1
+    #: clip the gradient norm to this value (0: no clipping)
+    max_grad_norm: float = 0.0
+    #: auto (CUDA when present), cpu, cuda, cuda:N
+    device: str = "auto"
+    #: mixed precision on CUDA (bf16 where supported, else fp16 with loss scaling)
+    amp: bool = True
+    #: keep the epoch with the best validation 7b strict F1 (needs a valid split)
+    select_best: bool = True
+    #: batch size for prediction
+    predict_batch_size: int = 32
+
+
+class NeuralSystem(System):
+    """Base of the PyTorch systems; see the module docstring for the subclass contract."""
+
+    Config = NeuralConfig
+    config: NeuralConfig
+
+    def __init__(self, config: NeuralConfig | None = None):
+        super().__init__(config)
+        self.codec = TagCodec(self.config.types, self.config.scheme)
+        self.model: torch.nn.Module | None = None
+        self.architecture: dict[str, Any] = {}
+        self.history: list[dict[str, Any]] = []
+        self.device = torch.device("cpu")
+        #: called with each epoch's record (the tuner reports it to its scheduler)
+        self.epoch_callback: Callable[[dict[str, Any]], None] | None = None
+
+    # -- the subclass contract -------------------------------------------------------------
+
+    @abstractmethod
+    def build(self, train: Sequence[Example]) -> dict[str, Any]:
+        """Create vocabularies and ``self.model``; return the JSON architecture."""
+
+    @abstractmethod
+    def rebuild(self, architecture: dict[str, Any], folder: Path) -> None:
+        """Create ``self.model`` (untrained) and vocabularies from a saved folder."""
+
+    @abstractmethod
+    def collate(self, examples: Sequence[Example], with_gold: bool) -> dict[str, Any]:
+        """Tensors for a batch, on ``self.device``."""
+
+    def save_extra(self, folder: Path) -> None:
+        """Write vocabularies or tokenizer files next to the weights."""
+
+    # -- training --------------------------------------------------------------------------
+
+    def fit(self, train: Sequence[Tweet], valid: Sequence[Tweet] | None = None) -> NeuralSystem:
+        cfg = self.config
+        torch.manual_seed(cfg.seed)
+        generator = torch.Generator().manual_seed(cfg.seed)
+        self.device = pick_device(cfg.device)
+        train_examples = make_examples(train, self.codec, with_gold=True)
+        valid_examples = make_examples(valid, self.codec, with_gold=True) if valid else None
+        self.architecture = self.build(train_examples)
+        model = self._model().to(self.device)
+        precision = Precision(self.device, cfg.amp)
+        optimizer = make_optimizer(model, cfg.lr, cfg.weight_decay)
+        batches_per_epoch = -(-len(train_examples) // cfg.batch_size)
+        total = optimizer_steps(batches_per_epoch, cfg.grad_accum, cfg.epochs)
+        scheduler = linear_warmup_decay(optimizer, cfg.warmup_steps, total)
+        best_f1, best_state = -1.0, None
+        self.history = []
+        for epoch in range(1, cfg.epochs + 1):
+            started = time.perf_counter()
+            model.train()
+            order = torch.randperm(len(train_examples), generator=generator).tolist()
+            batches = [order[i : i + cfg.batch_size] for i in range(0, len(order), cfg.batch_size)]
+            total_loss = 0.0
+            bar = tqdm(
+                batches,
+                desc=f"{self.name}: epoch {epoch}/{cfg.epochs}",
+                disable=not self.show_progress,
+                leave=False,
+            )
+            for step, indices in enumerate(bar, start=1):
+                batch = self.collate([train_examples[i] for i in indices], with_gold=True)
+                with precision.autocast():
+                    loss = model(batch)["loss"]
+                if not torch.isfinite(loss):
+                    raise HarnessError(
+                        f"{self.name}: training loss became {loss.item()} "
+                        f"in epoch {epoch}; lower the learning rate"
+                    )
+                precision.backward(loss / cfg.grad_accum)
+                total_loss += loss.item()
+                if step % cfg.grad_accum == 0 or step == len(batches):
+                    precision.step(optimizer, model, cfg.max_grad_norm)
+                    scheduler.step()
+                bar.set_postfix(loss=f"{total_loss / step:.4f}")
+            record: dict[str, Any] = {
+                "epoch": epoch,
+                "train_loss": round(total_loss / max(len(batches), 1), 6),
+                "lr": scheduler.get_last_lr()[0],
+            }
+            if valid_examples:
+                record.update(self._validation_scores(valid_examples, valid or ()))
+                if record["valid_7b_strict_f1"] > best_f1:
+                    best_f1 = record["valid_7b_strict_f1"]
+                    best_state = {
+                        k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()
+                    }
+            record["seconds"] = round(time.perf_counter() - started, 2)
+            self.history.append(record)
+            log.info("%s epoch %d: %s", self.name, epoch, json.dumps(record))
+            if self.epoch_callback is not None:
+                self.epoch_callback(record)
+        if cfg.select_best and best_state is not None:
+            model.load_state_dict(best_state)
+            log.info("%s: kept the epoch with valid 7b strict F1 %.4f", self.name, best_f1)
+        return self
+
+    def _validation_scores(
+        self, examples: Sequence[Example], tweets: Sequence[Tweet]
+    ) -> dict[str, float]:
+        from eval import score_predictions
+        from harness.corpus import Split
+
+        predictions = self._predict_examples(examples)
+        report = score_predictions(predictions, Split("valid", list(tweets), True)).as_dict()
+        scores = {"valid_7b_strict_f1": report["7b"]["strict"]["f1"]}
+        if "7a" in report:
+            scores["valid_7a_f1"] = report["7a"]["f1"]
+        return scores
+
+    # -- prediction ------------------------------------------------------------------------
+
+    def predict(self, tweets: Sequence[Tweet]) -> list[Prediction]:
+        return self._predict_examples(make_examples(tweets, self.codec, with_gold=False))
+
+    def _predict_examples(self, examples: Sequence[Example]) -> list[Prediction]:
+        model = self._model()
+        model.eval()
+        results: list[Prediction | None] = [None] * len(examples)
+        batches = length_batches(examples, self.config.predict_batch_size)
+        with torch.inference_mode():
+            for indices in tqdm(
+                batches,
+                desc=f"{self.name}: predicting",
+                disable=not self.show_progress,
+                leave=False,
+            ):
+                chunk = [examples[i] for i in indices]
+                labels, tag_ids = model.decode(self.collate(chunk, with_gold=False))
+                for i, example, label, tags in zip(indices, chunk, labels, tag_ids, strict=True):
+                    spans = self.codec.decode(example.tokens, tags[: len(example.tokens)])
+                    results[i] = Prediction.from_spans(
+                        example.tweet.id, spans, None if self.labels_from_spans else int(label)
+                    )
+        return [r for r in results if r is not None]
+
+    # -- persistence -----------------------------------------------------------------------
+
+    def _model(self) -> torch.nn.Module:
+        if self.model is None:
+            raise HarnessError(f"{self.name}: the system is not trained or loaded")
+        return self.model
+
+    def parameter_count(self) -> int:
+        return sum(p.numel() for p in self._model().parameters())
+
+    def save_model(self, folder: Path) -> None:
+        state = {k: v.detach().cpu().contiguous() for k, v in self._model().state_dict().items()}
+        with atomic_output(folder / WEIGHTS_FILE) as tmp:
+            save_file(state, str(tmp))
+        atomic_write_text(folder / ARCHITECTURE_FILE, json.dumps(self.architecture, indent=2))
+        atomic_write_text(folder / HISTORY_FILE, json.dumps(self.history, indent=2))
+        self.save_extra(folder)
+
+    @classmethod
+    def load_model(cls, folder: Path, config: SystemConfig) -> NeuralSystem:  # type: ignore[override]
+        system = cls(config)  # type: ignore[arg-type]
+        try:
+            architecture = json.loads((folder / ARCHITECTURE_FILE).read_text(encoding="utf-8"))
+            state = load_file(str(folder / WEIGHTS_FILE), device="cpu")
+        except FileNotFoundError as err:
+            raise HarnessError(
+                f"{folder}: cannot load model ({Path(err.filename).name} missing)"
+            ) from None
+        except (json.JSONDecodeError, OSError, RuntimeError) as err:
+            raise HarnessError(f"{folder}: cannot load model ({err})") from None
+        system.architecture = architecture
+        system.rebuild(architecture, folder)
+        try:
+            system._model().load_state_dict(state, strict=True)
+        except RuntimeError as err:
+            first = str(err).splitlines()[0]
+            raise HarnessError(f"{folder}: weights do not fit the architecture ({first})") from None
+        system._model().eval()
+        history = folder / HISTORY_FILE
+        if history.exists():
+            system.history = json.loads(history.read_text(encoding="utf-8"))
+        system.device = torch.device("cpu")
+        return system
+
+    def to(self, device: str) -> NeuralSystem:
+        """Move a loaded system (e.g. to ``cuda`` for batch prediction)."""
+        self.device = pick_device(device)
+        self._model().to(self.device)
+        return self

@@ -1,0 +1,96 @@
+"""Optimiser, schedule and device handling shared by the neural systems.
+
+AdamW with linear warm-up then linear decay, as the ProfNER winners trained both of
+their systems; gradient accumulation for small GPUs; mixed precision on CUDA only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Iterator
+
+import torch
+from torch.optim.lr_scheduler import LambdaLR
+
+from harness.errors import HarnessError
+
+
+def pick_device(name: str) -> torch.device:
+    """``auto`` takes CUDA when present; ``cpu``/``cuda``/``cuda:N`` are taken as given."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise HarnessError(f"unknown device {name!r} (use auto, cpu or cuda)") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise HarnessError(f"device {name!r} requested but CUDA is not available here")
+    return device
+
+
+def linear_warmup_decay(
+    optimizer: torch.optim.Optimizer, warmup_steps: int, total_steps: int
+) -> LambdaLR:
+    """Learning rate rises linearly for ``warmup_steps``, then falls linearly to 0."""
+
+    def factor(step: int) -> float:
+        if warmup_steps > 0 and step < warmup_steps:
+            return step / warmup_steps
+        remaining = max(total_steps - step, 0)
+        return remaining / max(total_steps - warmup_steps, 1)
+
+    return LambdaLR(optimizer, factor)
+
+
+def make_optimizer(model: torch.nn.Module, lr: float, weight_decay: float) -> torch.optim.AdamW:
+    """AdamW; biases and normalisation weights are not decayed (BERT's convention)."""
+    decay, no_decay = [], []
+    for name, parameter in model.named_parameters():
+        if not parameter.requires_grad:
+            continue
+        (no_decay if parameter.ndim < 2 or "norm" in name.lower() else decay).append(parameter)
+    groups = [
+        {"params": decay, "weight_decay": weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
+    return torch.optim.AdamW(groups, lr=lr)
+
+
+def optimizer_steps(batches_per_epoch: int, grad_accum: int, epochs: int) -> int:
+    return math.ceil(batches_per_epoch / max(grad_accum, 1)) * epochs
+
+
+class Precision:
+    """Autocast and loss scaling for CUDA; a no-op on the CPU (fp32 there)."""
+
+    def __init__(self, device: torch.device, enabled: bool):
+        self.enabled = enabled and device.type == "cuda"
+        self.dtype = torch.float32
+        if self.enabled:
+            self.dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        self.scaler = torch.amp.GradScaler(
+            "cuda", enabled=self.enabled and self.dtype == torch.float16
+        )
+        self.device = device
+
+    @contextlib.contextmanager
+    def autocast(self) -> Iterator[None]:
+        if self.enabled:
+            with torch.autocast(device_type="cuda", dtype=self.dtype):
+                yield
+        else:
+            yield
+
+    def backward(self, loss: torch.Tensor) -> None:
+        self.scaler.scale(loss).backward()
+
+    def step(
+        self, optimizer: torch.optim.Optimizer, model: torch.nn.Module, max_grad_norm: float
+    ) -> None:
+        if max_grad_norm > 0:
+            self.scaler.unscale_(optimizer)
+            torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
+        self.scaler.step(optimizer)
+        self.scaler.update()
+        optimizer.zero_grad(set_to_none=True)
