@@ -166,7 +166,7 @@ def _run_into(work: Path, settings: RunSettings, progress: bool) -> None:
         files = write_predictions(work / "predictions" / split_name, predictions, split.tweets)
         log.info("%s: wrote %s", split_name, ", ".join(sorted(p.name for p in files.values())))
         if split.has_gold:
-            report = score_written(files, corpus_path, split_name, corpus.types)
+            report = score_written(work / "predictions" / split_name, corpus_path, split_name)
             if split_name == "valid" and settings.train_on == "train+valid":
                 report["note"] = "valid was part of the training data: not a held-out score"
             metrics["scores"][split_name] = report
@@ -199,13 +199,16 @@ def write_predictions(
     return write_submission(folder, predictions, {t.id: t.text for t in tweets})
 
 
-def score_written(
-    files: Mapping[str, Path], corpus_path: Path, split: str, types: tuple[str, ...]
-) -> dict[str, Any]:
-    """Score the written TSVs exactly as ``harness score`` would."""
-    from eval import score_files
+def score_written(folder: Path, corpus_path: Path, split: str) -> dict[str, Any]:
+    """Score the written submission files exactly as ``harness score`` would."""
+    from eval import score
+    from submissions import load_gold, read_system_output
 
-    return score_files(files, corpus_path, split)
+    gold, _ = load_gold(corpus_path, split)
+    report = score(gold, read_system_output(folder, gold.tweet_ids))
+    for note in report.warnings:
+        log.warning("%s", note)
+    return report.as_dict()
 
 
 def summary_line(report: Mapping[str, Any]) -> str:

@@ -67,12 +67,9 @@ class LookupSystem(System):
             return tuple(t.text for t in tokens)
         return tuple(t.text.casefold() for t in tokens)
 
-    def _longest(self) -> int:
-        return max((len(k) for k in self.entries), default=0)
-
-    def _matches(self, words: Sequence[Token], entries: dict[Key, str] | set[Key]) -> list[
-        tuple[int, int]
-    ]:
+    def _matches(
+        self, words: Sequence[Token], entries: dict[Key, str] | set[Key]
+    ) -> list[tuple[int, int]]:
         """Greedy longest matches as (first word, last word + 1) index pairs."""
         longest = max((len(k) for k in entries), default=0)
         found = []
@@ -112,7 +109,9 @@ class LookupSystem(System):
         self, entries: dict[Key, str], votes: dict[Key, Counter[str]], train: Sequence[Tweet]
     ) -> dict[Key, str]:
         occurrences: Counter[Key] = Counter()
-        for tweet in tqdm(train, desc="lookup: counting occurrences", disable=not self.show_progress):
+        for tweet in tqdm(
+            train, desc="lookup: counting occurrences", disable=not self.show_progress
+        ):
             words = self._words(tweet.text)
             for a, b in self._matches(words, set(entries)):
                 occurrences[self._key(words[a:b])] += 1

@@ -39,8 +39,7 @@ def write_corpus(
                 folder.mkdir(parents=True, exist_ok=True)
                 (folder / f"{tweet_id}.ann").write_text(
                     "".join(
-                        f"T{i}\t{t} {b} {e}\t{text[b:e]}\n"
-                        for i, (b, e, t) in enumerate(spans, 1)
+                        f"T{i}\t{t} {b} {e}\t{text[b:e]}\n" for i, (b, e, t) in enumerate(spans, 1)
                     ),
                     encoding="utf-8",
                 )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from harness.corpus import load_corpus
@@ -98,7 +100,7 @@ def test_not_utf8_text_is_a_clear_error(tmp_path):
         {"train": {"1": ("el médico", [])}},
         text_bytes={"1": "el médico".encode("latin-1")},
     )
-    with pytest.raises(HarnessError, match="1.txt: not valid UTF-8"):
+    with pytest.raises(HarnessError, match=re.escape("1.txt: not valid UTF-8")):
         load_corpus(tmp_path)
 
 
@@ -109,10 +111,10 @@ def test_missing_label_bad_label_and_bad_header(tmp_path):
     with pytest.raises(HarnessError, match="no label for 1 tweet"):
         load_corpus(tmp_path)
     labels.write_text("tweet_id\tlabel\n1\t0\n2\tyes\n", encoding="utf-8")
-    with pytest.raises(HarnessError, match="train.tsv:3: label must be 0 or 1"):
+    with pytest.raises(HarnessError, match=re.escape("train.tsv:3: label must be 0 or 1")):
         load_corpus(tmp_path)
     labels.write_text("id\tclass\n", encoding="utf-8")
-    with pytest.raises(HarnessError, match="train.tsv:1: expected header"):
+    with pytest.raises(HarnessError, match=re.escape("train.tsv:1: expected header")):
         load_corpus(tmp_path)
 
 

@@ -68,7 +68,7 @@ def test_offline_is_one_clear_error(tmp_path):
     with socket.socket() as sock:  # a port nobody listens on
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    with pytest.raises(DownloadError, match="download failed .* offline"):
+    with pytest.raises(DownloadError, match=r"download failed .* offline"):
         datasets.download(f"http://127.0.0.1:{port}/profner.zip", tmp_path / "p.zip", "0" * 64)
 
 

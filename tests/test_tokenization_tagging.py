@@ -49,12 +49,8 @@ def test_token_offsets_index_the_text_exactly():
 
 def test_labels_per_scheme():
     assert tag_labels(["P"], "BIO") == ["O", "B-P", "I-P"]
-    assert tag_labels(["P", "S"], "BILOU") == ["O", "B-P", "I-P", "L-P", "U-P"] + [
-        "B-S",
-        "I-S",
-        "L-S",
-        "U-S",
-    ]
+    bilou = ["O", "B-P", "I-P", "L-P", "U-P", "B-S", "I-S", "L-S", "U-S"]
+    assert tag_labels(["P", "S"], "BILOU") == bilou
 
 
 @pytest.mark.parametrize("scheme", ["BIO", "BILOU"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from harness import registry
+from harness.errors import HarnessError
 from harness.system import describe_config
 
 
@@ -19,7 +20,11 @@ def command(name: str | None) -> None:
     """
     if name is None:
         for system_name in registry.available():
-            cls = registry.get(system_name)
+            try:
+                cls = registry.get(system_name)
+            except HarnessError as err:  # a broken plugin must not hide the others
+                click.echo(f"{system_name:14s} (unavailable: {err})")
+                continue
             seven_a = " [7a from spans]" if cls.labels_from_spans else ""
             click.echo(f"{system_name:14s} {cls.description}{seven_a}")
         return

@@ -1,0 +1,126 @@
+"""The ``harness`` CLI: data, systems and run, end to end on the sample corpus."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+
+import pytest
+from click.testing import CliRunner
+
+from harness.cli import main
+from tests.corpus_factory import PROFNER_ZIP
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def test_help_documents_every_command():
+    result = invoke("--help")
+    assert result.exit_code == 0
+    for name in ("data", "systems", "run", "score", "validate"):
+        assert name in result.output
+        assert invoke(name, "--help").exit_code == 0
+
+
+def test_data_json_reports_alignment():
+    result = invoke("data", "--json")
+    assert result.exit_code == 0, result.output
+    stats = json.loads(result.output)
+    train = stats["splits"]["train"]
+    assert train["tweets"] == 42 and train["positives"] == 34
+    assert train["alignment"]["round_trip_identical"] == train["alignment"]["entities"] == 38
+    assert train["alignment"]["misaligned_default_spacy"] > 0
+    assert train["dropped_types"] == {"FIGURATIVA": 1, "ACTIVIDAD": 1}
+    assert stats["splits"]["test"]["has_gold"] is False
+    everything = json.loads(invoke("data", "--json", "--all-types").output)
+    assert sum(everything["splits"]["train"]["entities"].values()) == 40
+
+
+def test_systems_lists_lookup_with_options():
+    assert "lookup" in invoke("systems").output
+    detail = invoke("systems", "lookup").output
+    assert "min_precision" in detail and "7a: positive when" in detail
+
+
+def test_run_lookup_on_sample_makes_a_complete_run_folder(tmp_path):
+    out = tmp_path / "run"
+    result = invoke(
+        "run", "--system", "lookup", "--out", str(out), "--no-progress", "-o", "min_precision=0.1"
+    )
+    assert result.exit_code == 0, result.output
+    assert "valid: 7a F1" in result.output
+    for name in ("config.json", "metrics.json", "run.log", "model/system.json"):
+        assert (out / name).is_file(), name
+    for split in ("valid", "test"):
+        for name in ("task7a.tsv", "task7b.tsv", "task7a.zip", "task7b.zip", "brat.zip"):
+            assert (out / "predictions" / split / name).is_file()
+    with zipfile.ZipFile(out / "predictions" / "valid" / "task7b.zip") as archive:
+        assert archive.namelist() == ["task7b.tsv"]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert set(metrics["scores"]) == {"valid"}  # test has no gold
+    assert 0 < metrics["scores"]["valid"]["7b"]["strict"]["f1"] <= 1
+    config = json.loads((out / "config.json").read_text())
+    assert config["system_config"]["min_precision"] == 0.1
+    # the same scores come out of `harness score` on the written files
+    scored = invoke("score", str(out / "predictions" / "valid"), "harness/sample_corpus", "--json")
+    assert json.loads(scored.stdout)["7b"] == metrics["scores"]["valid"]["7b"]
+    # --config repeats the run with the recorded options
+    again = invoke(
+        "run",
+        "--config",
+        str(out / "config.json"),
+        "--out",
+        str(tmp_path / "again"),
+        "--no-progress",
+    )
+    assert again.exit_code == 0, again.output
+    repeated = json.loads((tmp_path / "again" / "metrics.json").read_text())
+    assert repeated["scores"] == metrics["scores"]
+
+
+def test_run_refuses_to_overwrite_and_leaves_no_partial_folder(tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "keep.txt").write_text("x")
+    result = CliRunner().invoke(main, ["run", "--system", "lookup", "--out", str(out)])
+    assert result.exit_code == 2
+    assert "exists and is not empty" in result.output
+    assert (out / "keep.txt").exists()
+    bad = CliRunner().invoke(
+        main, ["run", "--system", "lookup", "--out", str(tmp_path / "b"), "-o", "no_such_option=1"]
+    )
+    assert bad.exit_code == 2 and "unknown option(s) no_such_option" in bad.output
+    assert not (tmp_path / "b").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]  # no temporary folder left
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["run", "--system", "nope"], "unknown system 'nope'"),
+        (["run", "--system", "lookup", "--data", "/no/such.zip"], "no such corpus"),
+        (["data", "/no/such/folder"], "no such corpus"),
+        (["systems", "nope"], "unknown system 'nope'"),
+    ],
+)
+def test_user_errors_are_one_line_and_exit_2(args, message):
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2
+    assert message in result.output
+    assert "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+@pytest.mark.skipif(not PROFNER_ZIP.exists(), reason=f"real ProfNER corpus not at {PROFNER_ZIP}")
+def test_lookup_on_real_profner(tmp_path):
+    out = tmp_path / "run"
+    result = invoke(
+        "run", "--system", "lookup", "--data", str(PROFNER_ZIP), "--out", str(out), "--no-progress"
+    )
+    assert result.exit_code == 0, result.output
+    scores = json.loads((out / "metrics.json").read_text())["scores"]["valid"]
+    # a dictionary baseline: clearly better than nothing, clearly worse than the winners
+    assert 0.55 < scores["7b"]["strict"]["f1"] < 0.8
+    assert 0.7 < scores["7a"]["f1"] < 0.9
