@@ -20,14 +20,20 @@ from harness.tokenization import build_default_tokenizer, tokenize
 class Alignment:
     """How many entities convert spans -> tags -> spans back to themselves."""
 
+    #: gold rows of the evaluated types
     entities: int = 0
+    #: entities a tag sequence can carry: unique, after the overlap policy
+    kept: int = 0
+    #: kept entities that come back from brat -> tags -> brat exactly
     round_trip_identical: int = 0
     #: entity boundaries inside a token of the harness tokenizer
     misaligned: int = 0
     #: the same with spaCy's unmodified Spanish tokenizer, for comparison
     misaligned_default_spacy: int = 0
-    #: removed by the overlap policy before tagging (duplicates + overlapping)
-    dropped_by_overlap_policy: int = 0
+    #: identical duplicate rows collapsed into one before tagging
+    duplicates_collapsed: int = 0
+    #: shorter spans overlapping a longer one, removed by the overlap policy
+    overlapping_dropped: int = 0
     examples: list[str] = field(default_factory=list)
 
 
@@ -62,9 +68,12 @@ def split_stats(split: Split, scheme: str = "BIO", examples: int = 5) -> SplitSt
         tokens = tokenize(tweet.text)
         tagging = spans_to_tags(tokens, spans, scheme)
         back = set(tags_to_spans(tokens, tagging.tags, scheme))
-        kept = resolve_overlaps(spans).kept
+        resolution = resolve_overlaps(spans)
+        kept = resolution.kept
         alignment.entities += len(spans)
-        alignment.dropped_by_overlap_policy += len(tagging.dropped)
+        alignment.kept += len(kept)
+        alignment.duplicates_collapsed += len(resolution.duplicates)
+        alignment.overlapping_dropped += len(resolution.overlapping)
         alignment.misaligned += len(tagging.misaligned)
         alignment.round_trip_identical += sum(1 for s in kept if s in back)
         for span in kept:

@@ -54,10 +54,13 @@ def command(corpus: str, all_types: bool, scheme: str, as_json: bool) -> None:
         )
         a = s["alignment"]
         click.echo(
-            f"  round trip brat->{scheme}->brat: {a['round_trip_identical']}/{a['entities']} "
-            f"identical; misaligned: {a['misaligned']} "
-            f"(spaCy default tokenizer: {a['misaligned_default_spacy']}); "
-            f"dropped by overlap policy: {a['dropped_by_overlap_policy']}"
+            f"  round trip brat->{scheme}->brat: {a['round_trip_identical']}/{a['kept']} "
+            f"identical (of {a['entities']} rows: {a['duplicates_collapsed']} duplicate(s) "
+            f"collapsed, {a['overlapping_dropped']} overlapping span(s) dropped, longest kept)"
+        )
+        click.echo(
+            f"  entity boundaries inside a token: {a['misaligned']} "
+            f"(spaCy's default Spanish tokenizer: {a['misaligned_default_spacy']})"
         )
         for example in a["examples"]:
             click.echo(f"    not recovered: {example}")
