@@ -1,0 +1,168 @@
+"""Score a system's output against a gold standard, for both ProfNER sub-tasks.
+
+Two ways in, one computation: :func:`score` takes tables read from files (see
+:mod:`eval.tsv`), :func:`score_predictions` takes the harness's in-memory
+:class:`~harness.tweets.Prediction` objects and applies the very rules the TSV reader
+applies to the rows the submission writer would emit, so both routes give identical
+numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from eval.matching import (
+    official_counts,
+    official_relaxed_match,
+    one_to_one_counts,
+    only_type,
+    strict_match,
+    typed_overlap,
+)
+from eval.metrics import Metric, classification_metric, ner_metric
+from eval.records import EntityTable, GoldStandard, LabelTable, Note, SystemOutput
+from eval.report import NerScores, ScoreReport
+from eval.tsv import entity_from_columns
+from harness.corpus import Split
+from harness.errors import HarnessError
+from harness.tweets import EVALUATED_TYPES, Prediction
+
+#: Missing 7a predictions are counted as this label (see :func:`score_7a`).
+MISSING_LABEL = 0
+
+
+def score_7a(gold: LabelTable, pred: LabelTable, tweet_ids: Iterable[str]) -> Metric:
+    """Precision, recall and F1 of class 1 over the split's tweets.
+
+    A tweet without a prediction counts as predicted 0: it can only add a false
+    negative. (All nine official conformance submissions list every tweet, so the
+    official files cannot tell how the scorer treated gaps; counting them as negative is
+    the one choice that never rewards leaving tweets out.)
+    """
+    tp = fp = fn = 0
+    for tweet_id in tweet_ids:
+        if tweet_id not in gold:
+            continue
+        truth, guess = gold[tweet_id], pred.get(tweet_id, MISSING_LABEL)
+        if guess == 1 and truth == 1:
+            tp += 1
+        elif guess == 1:
+            fp += 1
+        elif truth == 1:
+            fn += 1
+    return classification_metric(tp, fp, fn)
+
+
+def score_7b(gold: EntityTable, pred: EntityTable, tweet_ids: Sequence[str]) -> NerScores:
+    """The official strict and relaxed counts, ``relaxed_typed``, and per-type figures."""
+    per_type = {}
+    for etype in EVALUATED_TYPES:
+        gold_t, pred_t = only_type(gold, etype), only_type(pred, etype)
+        per_type[etype] = {
+            "strict": ner_metric(*official_counts(gold_t, pred_t, tweet_ids, strict_match)),
+            "relaxed_typed": ner_metric(
+                *one_to_one_counts(gold_t, pred_t, tweet_ids, typed_overlap)
+            ),
+        }
+    return NerScores(
+        strict=ner_metric(*official_counts(gold, pred, tweet_ids, strict_match)),
+        relaxed=ner_metric(*official_counts(gold, pred, tweet_ids, official_relaxed_match)),
+        relaxed_typed=ner_metric(*one_to_one_counts(gold, pred, tweet_ids, typed_overlap)),
+        per_type=per_type,
+        gold_entities=sum(len(gold.get(t, ())) for t in tweet_ids),
+        predicted_entities=sum(len(pred.get(t, ())) for t in tweet_ids),
+    )
+
+
+def score(gold: GoldStandard, output: SystemOutput) -> ScoreReport:
+    """Score every sub-task for which both sides have data.
+
+    A sub-task with predictions but no gold is reported as a warning, not an error, so
+    that scoring 7b against a 7b-only gold does not fail because a 7a file came along.
+    """
+    notes = [*gold.notes, *output.notes]
+    report = ScoreReport(warnings=notes)
+    if output.labels is not None:
+        if gold.labels is None:
+            notes.append(Note(output.source, None, "7a predictions not scored: no 7a gold"))
+        else:
+            missing = [t for t in gold.tweet_ids if t in gold.labels and t not in output.labels]
+            if missing:
+                notes.append(Note(
+                    output.source, None,
+                    f"{len(missing)} tweet(s) of the split have no 7a prediction and count "
+                    f"as label {MISSING_LABEL} (e.g. {missing[0]})",
+                ))
+            report.task7a = score_7a(gold.labels, output.labels, gold.tweet_ids)
+    if output.entities is not None:
+        if gold.entities is None:
+            notes.append(Note(output.source, None, "7b predictions not scored: no 7b gold"))
+        else:
+            report.task7b = score_7b(gold.entities, output.entities, gold.tweet_ids)
+    return report
+
+
+def gold_from_split(split: Split, source: str | None = None) -> GoldStandard:
+    """The gold of a corpus split, restricted to the evaluated types like the TSV gold."""
+    if not split.has_gold:
+        raise HarnessError(f"split '{split.name}' has no gold annotations to score against")
+    tweets = split.tweets
+    labels = None
+    if all(t.label is not None for t in tweets):
+        labels = {t.id: int(t.label) for t in tweets if t.label is not None}
+    entities = None
+    if all(t.spans is not None for t in tweets):
+        entities = {}
+        for t in tweets:
+            kept = (entity_from_columns(str(s.begin), str(s.end), s.type)[0] for s in t.spans or ())
+            entities[t.id] = [e for e in kept if e is not None]
+    return GoldStandard(
+        source=source or f"split '{split.name}'",
+        tweet_ids=tuple(t.id for t in tweets),
+        labels=labels,
+        entities=entities,
+    )
+
+
+def output_from_predictions(
+    predictions: Iterable[Prediction], tweet_ids: Iterable[str], source: str = "predictions"
+) -> SystemOutput:
+    """Tables from in-memory predictions, by the rules applied to the written TSVs.
+
+    Each prediction stands for one 7a row and one 7b row per span (or a ``-`` row), so
+    ids and types are stripped, unknown ids and non-0/1 labels are skipped with a
+    warning, non-evaluated types dropped with a warning, duplicates kept, and a tweet
+    predicted twice keeps its later label: exactly what reading the files would do.
+    """
+    known = set(tweet_ids)
+    labels: LabelTable = {}
+    entities: EntityTable = {tweet_id: [] for tweet_id in known}
+    notes: list[Note] = []
+    for prediction in predictions:
+        tweet_id = prediction.tweet_id.strip()
+        if tweet_id not in known:
+            notes.append(Note(source, None, f"tweet {tweet_id} is not in the split; skipped"))
+            continue
+        label = str(prediction.label)
+        if label not in ("0", "1"):
+            notes.append(Note(source, None, f"tweet {tweet_id}: label must be 0 or 1, "
+                                            f"got {label!r}; skipped"))
+        else:
+            if tweet_id in labels:
+                notes.append(Note(source, None, f"tweet {tweet_id} predicted again; "
+                                                "the later label is used"))
+            labels[tweet_id] = int(label)
+        for span in prediction.spans:
+            entity, reason = entity_from_columns(str(span.begin), str(span.end), span.type.strip())
+            if reason is not None:
+                notes.append(Note(source, None, f"tweet {tweet_id}: {reason}"))
+            if entity is not None:
+                entities[tweet_id].append(entity)
+    return SystemOutput(source=source, labels=labels, entities=entities, notes=notes)
+
+
+def score_predictions(predictions: Sequence[Prediction], split: Split) -> ScoreReport:
+    """Score in-memory predictions against a gold split, as CodaLab would score the
+    submission files :func:`submissions.write_submission` makes from them."""
+    gold = gold_from_split(split)
+    return score(gold, output_from_predictions(predictions, gold.tweet_ids))

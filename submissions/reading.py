@@ -1,0 +1,68 @@
+"""Read a submission (folder, zip, single TSV or brat files) into scorer tables."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Collection
+
+from eval.records import EntityTable, LabelTable, Note, SystemOutput
+from eval.tsv import TASK_7A, TASK_7B, parse_7a, parse_7b
+from harness.errors import HarnessError
+from submissions.brat import entities_from_ann
+from submissions.sources import TaskFiles, collect_task_files
+
+
+def read_system_output(
+    path: str | os.PathLike[str], tweet_ids: Collection[str]
+) -> SystemOutput:
+    """The predictions under ``path``, read as the official scorer reads them.
+
+    A 7b TSV wins over brat ``.ann`` files when both are present (the run folder the
+    harness writes holds both, with the same content). Unusable files, two different
+    TSVs for one task, or no submission at all raise :class:`HarnessError`.
+    """
+    files = collect_task_files(path)
+    files.raise_errors()
+    return system_output_from_files(files, tweet_ids)
+
+
+def system_output_from_files(files: TaskFiles, tweet_ids: Collection[str]) -> SystemOutput:
+    """Scorer tables from already collected files (see :func:`read_system_output`)."""
+    notes: list[Note] = list(files.notes)
+    labels: LabelTable | None = None
+    entities: EntityTable | None = None
+    task7a = files.single(TASK_7A)
+    if task7a is not None:
+        labels, found = parse_7a(task7a.text, task7a.where, tweet_ids)
+        notes += found
+    task7b = files.single(TASK_7B)
+    if task7b is not None:
+        entities, found = parse_7b(task7b.text, task7b.where, tweet_ids)
+        notes += found
+        if files.ann:
+            notes.append(Note(files.source, None,
+                              f"{len(files.ann)} brat .ann file(s) ignored: a 7b TSV is present"))
+    elif files.ann:
+        _refuse_duplicate_ann(files)
+        entities, found = entities_from_ann(
+            ((f.stem, f.where, f.text) for f in files.ann), tweet_ids
+        )
+        notes += found
+    if labels is None and entities is None:
+        raise HarnessError(
+            f"{files.source}: no submission found (a 7a or 7b TSV starting with its header, "
+            "or brat .ann files named by tweet id)"
+        )
+    return SystemOutput(source=files.source, labels=labels, entities=entities, notes=notes)
+
+
+def _refuse_duplicate_ann(files: TaskFiles) -> None:
+    """Two different ``.ann`` files for one tweet: no safe way to choose between them."""
+    seen: dict[str, str] = {}
+    for ann in files.ann:
+        if ann.stem in seen:
+            raise HarnessError(
+                f"{files.source}: two different .ann files for tweet {ann.stem}: "
+                f"{seen[ann.stem]} and {ann.where}"
+            )
+        seen[ann.stem] = ann.where

@@ -1,0 +1,189 @@
+"""Find the submission files inside whatever the user points at.
+
+PREDS may be a single TSV, a folder, a zip, or a folder holding the CodaLab zips
+(``task7a.zip``, ``task7b.zip``); zips inside it are opened one level deep. TSVs are
+recognised by their header, not their name, because participants named files freely;
+brat ``.ann`` files are recognised by their extension and named by tweet id.
+
+Collecting never raises on a bad file: it records located errors and notes, so the
+scorer can stop at the first error while the validator reports them all.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from eval.records import Note
+from eval.tsv import TASK_7A, TASK_7B, detect_task
+from harness.errors import HarnessError
+from harness.fileio import Bundle
+
+#: Only these file kinds are opened; model weights or logs in a run folder are skipped.
+_RELEVANT_SUFFIXES = {".tsv", ".txt", ".csv", ".ann", ".zip", ""}
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """One decoded text file found in PREDS (or in a zip inside it)."""
+
+    #: Location for messages: ``folder/file``, ``archive.zip:member``, ...
+    where: str
+    #: Path inside its container, ``/``-separated (the zip member name, or the relative path).
+    name: str
+    #: ``where`` of the zip holding the file, ``None`` for plain files.
+    container: str | None
+    text: str
+
+    @property
+    def stem(self) -> str:
+        return PurePosixPath(self.name).stem
+
+
+@dataclass
+class TaskFiles:
+    """The submission files found under one path, sorted by task."""
+
+    source: str
+    #: task ("7a"/"7b") -> candidate TSVs, byte-identical copies counted once.
+    tsv: dict[str, list[SourceFile]] = field(default_factory=lambda: {TASK_7A: [], TASK_7B: []})
+    ann: list[SourceFile] = field(default_factory=list)
+    #: Problems that make a file unusable (not UTF-8, empty TSV, broken zip).
+    errors: list[Note] = field(default_factory=list)
+    #: Remarks that do not stop scoring (unrecognised TSVs that were ignored).
+    notes: list[Note] = field(default_factory=list)
+
+    def raise_errors(self) -> None:
+        """Stop with the first unusable file, as one line."""
+        if self.errors:
+            more = f" (and {len(self.errors) - 1} more problem(s))" if len(self.errors) > 1 else ""
+            raise HarnessError(f"{self.errors[0]}{more}")
+
+    def single(self, task: str) -> SourceFile | None:
+        """The one TSV for ``task``, ``None`` if there is none; two different ones are an
+        error because there is no safe way to pick (CodaLab refused them too)."""
+        candidates = self.tsv[task]
+        if len(candidates) > 1:
+            names = " and ".join(c.where for c in candidates[:2])
+            raise HarnessError(
+                f"{self.source}: two different task {task} submission files: {names}; "
+                "keep exactly one"
+            )
+        return candidates[0] if candidates else None
+
+    @property
+    def empty(self) -> bool:
+        return not (self.tsv[TASK_7A] or self.tsv[TASK_7B] or self.ann)
+
+
+def _ignored(name: str) -> bool:
+    """Hidden and underscore names (``.DS_Store``, ``__MACOSX/``) as CodaLab ignored them."""
+    return any(part.startswith((".", "_")) for part in PurePosixPath(name).parts)
+
+
+#: A relevant file as (where, name, container, bytes), or a located error.
+_Found = tuple[str, str, str | None, bytes] | Note
+
+
+def _walk(path: Path) -> Iterator[_Found]:
+    """Every relevant file under ``path``, opening zips found inside one level deep."""
+    if path.is_file() and not zipfile.is_zipfile(path):
+        yield str(path), path.name, None, path.read_bytes()
+        return
+    with Bundle(path) as bundle:
+        container = str(path) if bundle.is_zip else None
+        for name in bundle.names():
+            suffix = PurePosixPath(name).suffix.lower()
+            if _ignored(name) or suffix not in _RELEVANT_SUFFIXES:
+                continue
+            data = bundle.read_bytes(name)
+            if suffix == ".zip":
+                yield from _walk_nested_zip(bundle.where(name), data)
+            else:
+                yield bundle.where(name), name, container, data
+
+
+def _walk_nested_zip(where: str, data: bytes) -> Iterator[_Found]:
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile as err:
+        yield Note(where, None, f"unreadable zip ({err})")
+        return
+    with archive:
+        for info in archive.infolist():
+            suffix = PurePosixPath(info.filename).suffix.lower()
+            if info.is_dir() or _ignored(info.filename) or suffix in ("", ".zip"):
+                continue  # one level of nesting is enough for CodaLab zips
+            if suffix in _RELEVANT_SUFFIXES:
+                yield f"{where}:{info.filename}", info.filename, where, archive.read(info)
+
+
+def _decode(data: bytes, where: str) -> str | Note:
+    """The text without a byte-order mark, or a note locating the first bad byte."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data[: err.start].count(b"\n") + 1
+        return Note(where, line, f"not valid UTF-8 (byte {err.start})")
+    return text.removeprefix("\ufeff")
+
+
+def collect_task_files(path: str | os.PathLike[str]) -> TaskFiles:
+    """Sort the files under ``path`` into 7a TSVs, 7b TSVs and brat ``.ann`` files.
+
+    A missing path raises at once (nothing to report on); everything else is recorded.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise HarnessError(f"{path}: no such file or folder")
+    found = TaskFiles(source=str(path))
+    for item in _walk(path):
+        if isinstance(item, Note):
+            found.errors.append(item)
+        else:
+            _sort_file(found, *item)
+    # The same .ann twice (loose and inside brat.zip) is one file, not double entities.
+    unique: dict[tuple[str, str], SourceFile] = {}
+    for ann in found.ann:
+        unique.setdefault((ann.stem, ann.text), ann)
+    found.ann = list(unique.values())
+    return found
+
+
+def _sort_file(found: TaskFiles, where: str, name: str, container: str | None, data: bytes) -> None:
+    suffix = PurePosixPath(name).suffix.lower()
+    if suffix == ".ann":
+        decoded = _decode(data, where)
+        if isinstance(decoded, Note):
+            found.errors.append(decoded)
+        else:
+            found.ann.append(SourceFile(where, name, container, decoded))
+        return
+    first_line = _decode(data.split(b"\n", 1)[0], where)
+    task = None if isinstance(first_line, Note) else detect_task(first_line)
+    if task is None:
+        if suffix == ".tsv":  # other kinds (brat texts, readmes) are simply not submissions
+            _unrecognised_tsv(found, where, data, first_line)
+        return
+    decoded = _decode(data, where)
+    if isinstance(decoded, Note):
+        found.errors.append(decoded)
+    elif all(existing.text != decoded for existing in found.tsv[task]):
+        found.tsv[task].append(SourceFile(where, name, container, decoded))
+
+
+def _unrecognised_tsv(found: TaskFiles, where: str, data: bytes, first_line: str | Note) -> None:
+    """A ``.tsv`` without a submission header: an error when it cannot be one at all."""
+    if not data.strip():
+        found.errors.append(Note(where, None, "empty file"))
+    elif isinstance(first_line, Note):
+        found.errors.append(first_line)
+    else:
+        found.notes.append(Note(
+            where, 1, f"not a 7a or 7b submission (first line {first_line.rstrip()!r}); "
+            "ignored -- submission TSVs start with their header",
+        ))
