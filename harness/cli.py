@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "data": "data",
     "systems": "systems",
     "run": "run",
+    "predict": "predict",
     "score": "score",
     "validate": "validate",
 }

@@ -39,9 +39,10 @@ def system_output_from_files(files: TaskFiles, tweet_ids: Collection[str]) -> Sy
     if task7b is not None:
         entities, found = parse_7b(task7b.text, task7b.where, tweet_ids)
         notes += found
-        if files.ann:
+        if files.ann and not _ann_agrees(files, entities, tweet_ids):
             notes.append(Note(files.source, None,
-                              f"{len(files.ann)} brat .ann file(s) ignored: a 7b TSV is present"))
+                              f"{len(files.ann)} brat .ann file(s) differ from the 7b TSV; "
+                              "the TSV was scored"))
     elif files.ann:
         _refuse_duplicate_ann(files)
         entities, found = entities_from_ann(
@@ -54,6 +55,20 @@ def system_output_from_files(files: TaskFiles, tweet_ids: Collection[str]) -> Sy
             "or brat .ann files named by tweet id)"
         )
     return SystemOutput(source=files.source, labels=labels, entities=entities, notes=notes)
+
+
+def _ann_agrees(files: TaskFiles, entities: EntityTable, tweet_ids: Collection[str]) -> bool:
+    """True when the brat files beside a 7b TSV hold the same entities (as the harness
+    writes them), so ignoring them loses nothing and needs no warning."""
+    try:
+        _refuse_duplicate_ann(files)
+        from_ann, _ = entities_from_ann(((f.stem, f.where, f.text) for f in files.ann), tweet_ids)
+    except HarnessError:
+        return False
+    return all(
+        sorted(from_ann.get(tweet_id, [])) == sorted(entities.get(tweet_id, []))
+        for tweet_id in set(from_ann) | set(entities)
+    )
 
 
 def _refuse_duplicate_ann(files: TaskFiles) -> None:

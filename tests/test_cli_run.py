@@ -124,3 +124,26 @@ def test_lookup_on_real_profner(tmp_path):
     # a dictionary baseline: clearly better than nothing, clearly worse than the winners
     assert 0.55 < scores["7b"]["strict"]["f1"] < 0.8
     assert 0.7 < scores["7a"]["f1"] < 0.9
+
+
+def test_predict_with_a_saved_model_writes_and_scores(tmp_path):
+    run_dir = tmp_path / "run"
+    assert (
+        invoke("run", "--system", "lookup", "--out", str(run_dir), "--no-progress").exit_code == 0
+    )
+    out = tmp_path / "preds"
+    result = invoke(
+        "predict", str(run_dir / "model"), "--split", "valid", "--out", str(out), "--no-progress"
+    )
+    assert result.exit_code == 0, result.output
+    assert "valid: 7a F1" in result.output
+    assert (out / "task7b.zip").is_file()
+    assert (out / "task7b.tsv").read_bytes() == (
+        run_dir / "predictions" / "valid" / "task7b.tsv"
+    ).read_bytes()
+    test = invoke(
+        "predict", str(run_dir / "model"), "--out", str(tmp_path / "test"), "--no-progress"
+    )
+    assert test.exit_code == 0 and "7a F1" not in test.output  # no gold for test
+    broken = CliRunner().invoke(main, ["predict", str(tmp_path), "--out", str(tmp_path / "x")])
+    assert broken.exit_code == 2 and "not a saved model folder" in broken.output

@@ -129,9 +129,18 @@ def test_whole_output_folder_reads_once_and_scores_like_memory(written):
     folder = written["7a"].parent  # TSVs, zips and brat.zip, with the same content twice
     output = read_system_output(folder, IDS)
     assert output.labels is not None and output.entities is not None
-    assert any("brat .ann file(s) ignored" in n.message for n in output.notes)
+    assert not any("brat" in n.message for n in output.notes)  # same content: no noise
     from_files = score(gold_from_split(tiny_split()), output).as_dict()
     assert from_files == score_predictions(tiny_predictions(), tiny_split()).as_dict()
+
+
+def test_brat_files_that_disagree_with_the_tsv_are_reported(written, tmp_path):
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    (folder / "task7b.tsv").write_bytes(written["7b"].read_bytes())
+    (folder / "100.ann").write_text("T1\tPROFESION 0 2\tEl\n", encoding="utf-8")
+    output = read_system_output(folder, IDS)
+    assert any("differ from the 7b TSV" in n.message for n in output.notes)
 
 
 def test_files_are_recognised_by_header_not_name(tmp_path):

@@ -1,0 +1,49 @@
+"""``harness predict``: a saved model predicts a split and writes its submission files."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import click
+
+from harness import registry
+from harness.commands.common import all_types_option, data_option, open_corpus
+from harness.datasets import resolve
+from harness.runner import score_written, summary_line, write_predictions
+
+
+@click.command("predict")
+@click.argument("model", type=click.Path(path_type=Path))
+@data_option()
+@click.option("--split", default="test", show_default=True, help="Split to predict.")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Folder for task7a.tsv, task7b.tsv, the CodaLab zips and brat.zip.",
+)
+@all_types_option
+@click.option("--progress/--no-progress", default=True, show_default=True)
+def command(model: Path, data: str, split: str, out: Path, all_types: bool, progress: bool) -> None:
+    """Predict a split with a saved model (a run's model/ folder) and write submissions.
+
+    Use it for the test or background set after training the final model with
+    'harness run --train-on train+valid'. When the split has gold, the written files
+    are also scored, exactly as 'harness score' would.
+
+    \b
+    Example:
+      harness predict runs/final/model --data profner_test.zip --split test --out preds/
+    """
+    system = registry.load_saved(model)
+    system.show_progress = progress
+    corpus = open_corpus(data, all_types)
+    chosen = corpus.split(split)
+    started = time.perf_counter()
+    predictions = system.predict(chosen.tweets)
+    seconds = time.perf_counter() - started
+    write_predictions(out, predictions, chosen.tweets)
+    click.echo(f"{split}: {len(predictions)} tweets predicted in {seconds:.1f} s -> {out}")
+    if chosen.has_gold:
+        click.echo(f"{split}: {summary_line(score_written(out, resolve(data), split))}")
