@@ -23,6 +23,9 @@ COMMANDS: dict[str, str] = {
     "predict": "predict",
     "score": "score",
     "validate": "validate",
+    "bench": "bench",
+    "tune": "tune",
+    "seeds": "seeds",
 }
 
 

@@ -75,6 +75,12 @@ class System(ABC):
     def parameter_count(self) -> int:
         """Number of learned parameters (entries of the dictionary for non-neural systems)."""
 
+    def use_precision(self, precision: str) -> System:
+        """Switch to a faster CPU inference path; systems without neural layers have none."""
+        if precision != "fp32":
+            raise HarnessError(f"{self.name}: no {precision} inference path (only fp32)")
+        return self
+
     # -- persistence shared by all systems -------------------------------------------------
 
     def save(self, folder: str | Path) -> Path:

@@ -19,10 +19,10 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import torch
@@ -168,6 +168,17 @@ def last_states(rnn: nn.GRU | nn.LSTM, inputs: torch.Tensor, lengths: torch.Tens
     return torch.cat([hidden[-2], hidden[-1]], dim=-1)
 
 
+def packed_states(
+    rnn: nn.GRU | nn.LSTM, inputs: torch.Tensor, lengths: torch.Tensor
+) -> torch.Tensor:
+    """Every step's output of a batch-first RNN, zero on padding; packing keeps the
+    padding out of the recurrence, so a sequence's states do not depend on its batch."""
+    packed = pack_padded_sequence(inputs, lengths, batch_first=True, enforce_sorted=False)
+    states, _ = rnn(packed)
+    states, _ = pad_packed_sequence(states, batch_first=True, total_length=inputs.shape[1])
+    return states
+
+
 class RnnModel(nn.Module):
     """Word + character features, a recurrent encoder, the 7a pooler and the 7b tagger."""
 
@@ -199,14 +210,7 @@ class RnnModel(nn.Module):
         features = torch.cat(
             [self.word_embedding(batch["words"]), chars[batch["char_index"]]], dim=-1
         )
-        packed = pack_padded_sequence(
-            self.dropout(features), batch["lengths"], batch_first=True, enforce_sorted=False
-        )
-        states, _ = self.encoder(packed)
-        states, _ = pad_packed_sequence(
-            states, batch_first=True, total_length=batch["words"].shape[1]
-        )
-        return states
+        return packed_states(self.encoder, self.dropout(features), batch["lengths"])
 
     def label_logits(self, states: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         return self.classifier(last_states(self.pooler, self.dropout(states), lengths))
@@ -269,9 +273,9 @@ def word_key(text: str, lowercase: bool = False) -> str:
     return text.lower() if lowercase else text
 
 
-def char_key(text: str, max_chars: int) -> str:
-    """The lower-cased characters the character RNN reads; long tokens keep both ends."""
-    lowered = text.lower()
+def char_key(text: str, max_chars: int, lowercase: bool = True) -> str:
+    """The (lower-cased) characters the character network reads; long tokens keep both ends."""
+    lowered = text.lower() if lowercase else text
     if len(lowered) <= max_chars:
         return lowered
     tail = max_chars // 2
@@ -291,6 +295,160 @@ def with_specials(specials: Iterable[str], entries: Iterable[str]) -> list[str]:
             seen.add(entry)
             vocabulary.append(entry)
     return vocabulary
+
+
+class VocabularyOptions(Protocol):
+    """The config fields that shape the word and character vocabularies (System 2's, and
+    those of every other tagger over word ids and characters, e.g. ``bilstm-cnn``)."""
+
+    vectors: str | None
+    word_dim: int
+    min_count: int
+    vectors_vocab: int
+    lowercase: bool
+    max_word_chars: int
+
+
+def build_vocabularies(
+    tokens: Sequence[str], options: VocabularyOptions, name: str, lowercase_chars: bool = True
+) -> tuple[list[str], list[str], WordVectors | None]:
+    """Word and character vocabularies of the training tokens (specials first) and, when
+    ``options.vectors`` names a file, the pretrained vectors read for them."""
+    if options.min_count < 1:
+        raise HarnessError(f"{name}: min_count must be at least 1, got {options.min_count}")
+    word_counts = Counter(word_key(t, options.lowercase) for t in tokens)
+    char_counts = Counter(
+        c for t in tokens for c in char_key(t, options.max_word_chars, lowercase_chars)
+    )
+    words = frequency_order(word_counts, options.min_count)
+    vectors = None
+    if options.vectors:
+        wanted = set(word_counts) | {w.lower() for w in word_counts}
+        vectors = read_vectors(
+            options.vectors, dim=options.word_dim, wanted=wanted, first=options.vectors_vocab
+        )
+        rare = frequency_order(word_counts, 1)[len(words) :]
+        words += [w for w in rare if vectors.get(w) is not None]
+        words += [word_key(w, options.lowercase) for w in vectors.words[: vectors.head]]
+    return (
+        with_specials(WORD_SPECIALS, words),
+        with_specials(CHAR_SPECIALS, frequency_order(char_counts, options.min_count)),
+        vectors,
+    )
+
+
+def copy_vectors(
+    embedding: nn.Embedding,
+    words: Sequence[str],
+    vectors: WordVectors,
+    *,
+    seed: int,
+    name: str,
+    path: str | None,
+) -> dict[str, Any]:
+    """Copy pretrained vectors into a word embedding; returns (and logs) the coverage."""
+    generator = np.random.default_rng(seed)
+    specials = range(len(WORD_SPECIALS))
+    matrix, counts = embedding_matrix(words, vectors, generator, skip=specials)
+    matrix[PAD_ID] = 0.0
+    with torch.no_grad():
+        embedding.weight.copy_(torch.from_numpy(matrix))
+    covered = counts["exact"] + counts["lowercase"]
+    share = covered / max(counts["words"], 1)
+    log.info(
+        "%s: vectors %s cover %d of %d vocabulary words (%.1f%%; %d only lower-cased)",
+        name,
+        path,
+        covered,
+        counts["words"],
+        100 * share,
+        counts["lowercase"],
+    )
+    return {"path": path, **counts, "covered": covered, "share": share}
+
+
+def token_batch(
+    examples: Sequence[Example],
+    word_ids: Mapping[str, int],
+    char_ids: Mapping[str, int],
+    *,
+    lowercase: bool,
+    max_chars: int,
+    device: torch.device,
+    lowercase_chars: bool = True,
+) -> tuple[dict[str, Any], list[list[str]], list[str]]:
+    """Word ids, distinct tokens' character ids and where each position finds its token.
+
+    ``lengths`` (>= 1: an empty tweet is read as one space token, since a CRF needs a first
+    position) and ``char_lengths`` stay on the CPU, as packing requires. Also returns each
+    tweet's token texts and the distinct tokens' character keys (row order of ``chars``),
+    from which a system may add features of its own.
+    """
+    texts = [[t.text for t in e.tokens] or [" "] for e in examples]
+    size, width = len(examples), max(len(t) for t in texts)
+    words = torch.full((size, width), PAD_ID, dtype=torch.long)
+    char_index = torch.zeros((size, width), dtype=torch.long)
+    distinct: dict[str, int] = {}
+    for i, row in enumerate(texts):
+        words[i, : len(row)] = torch.tensor(
+            [word_ids.get(word_key(t, lowercase), UNK_ID) for t in row]
+        )
+        char_index[i, : len(row)] = torch.tensor(
+            [
+                distinct.setdefault(char_key(t, max_chars, lowercase_chars), len(distinct))
+                for t in row
+            ]
+        )
+    char_lengths = torch.tensor([len(k) for k in distinct], dtype=torch.long)
+    chars = torch.full((len(distinct), int(char_lengths.max())), PAD_ID, dtype=torch.long)
+    for j, key in enumerate(distinct):
+        chars[j, : len(key)] = torch.tensor([char_ids.get(c, UNK_ID) for c in key])
+    lengths = torch.tensor([len(row) for row in texts], dtype=torch.long)
+    batch: dict[str, Any] = {
+        "words": words.to(device),
+        "mask": (torch.arange(width)[None, :] < lengths[:, None]).to(device),
+        "lengths": lengths,
+        "chars": chars.to(device),
+        "char_lengths": char_lengths,
+        "char_index": char_index.to(device),
+    }
+    return batch, texts, list(distinct)
+
+
+def gold_batch(
+    examples: Sequence[Example], width: int, device: torch.device, name: str
+) -> dict[str, torch.Tensor]:
+    """Tag ids (zero-padded to ``width``) and 7a labels of gold examples."""
+    tags = torch.zeros((len(examples), width), dtype=torch.long)
+    for i, example in enumerate(examples):
+        if example.tags is None or example.label is None:
+            raise HarnessError(f"{name}: tweet {example.tweet.id} has no gold to train on")
+        tags[i, : len(example.tags)] = torch.tensor(example.tags, dtype=torch.long)
+    return {
+        "tags": tags.to(device),
+        "labels": torch.tensor([e.label for e in examples]).to(device),
+    }
+
+
+def read_vocabularies(folder: Path, sizes: tuple[int, int]) -> tuple[list[str], list[str]]:
+    """The word and character vocabularies saved in ``folder``, checked against the
+    ``(words, chars)`` sizes its architecture records."""
+    path = folder / VOCABULARY_FILE
+    try:
+        vocabularies = json.loads(path.read_text(encoding="utf-8"))
+        words, chars = vocabularies["words"], vocabularies["chars"]
+    except FileNotFoundError:
+        raise HarnessError(f"{folder}: cannot load model ({VOCABULARY_FILE} missing)") from None
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as err:
+        raise HarnessError(f"{path}: unreadable vocabulary ({err})") from None
+    if (len(words), len(chars)) != sizes:
+        raise HarnessError(f"{path}: vocabulary sizes do not match {folder}/architecture.json")
+    return words, chars
+
+
+def write_vocabularies(folder: Path, words: Sequence[str], chars: Sequence[str]) -> None:
+    vocabularies = {"words": list(words), "chars": list(chars)}
+    atomic_write_text(folder / VOCABULARY_FILE, json.dumps(vocabularies, ensure_ascii=False))
 
 
 # -- the system ------------------------------------------------------------------------------
@@ -318,34 +476,45 @@ class RnnSystem(NeuralSystem):
 
     # -- vocabularies and model ------------------------------------------------------------
 
+    @classmethod
+    def untrained(
+        cls, config: RnnConfig, words: Sequence[str], chars: Sequence[str]
+    ) -> RnnSystem:
+        """A system with the given vocabularies and freshly initialised weights.
+
+        Benchmarks use it to time Table 3's architecture at the paper's vocabulary size:
+        latency does not depend on weight values, and no pretrained vectors are reachable.
+        """
+        system = cls(config)
+        system._set_vocabularies(
+            with_specials(WORD_SPECIALS, words), with_specials(CHAR_SPECIALS, chars)
+        )
+        system.arch = RnnArchitecture.from_config(
+            config, len(system.words), len(system.chars), len(system.codec)
+        )
+        system.model = RnnModel(system.arch)
+        system.architecture = {**asdict(system.arch), "untrained": True}
+        return system
+
     def build(self, train: Sequence[Example]) -> dict[str, Any]:
         cfg = self.config
-        if cfg.min_count < 1:
-            raise HarnessError(f"rnn: min_count must be at least 1, got {cfg.min_count}")
         tokens = [t.text for example in train for t in example.tokens]
-        word_counts = Counter(word_key(t, cfg.lowercase) for t in tokens)
-        char_counts = Counter(c for t in tokens for c in char_key(t, cfg.max_word_chars))
-        words = frequency_order(word_counts, cfg.min_count)
-        vectors = None
-        if cfg.vectors:
-            wanted = set(word_counts) | {w.lower() for w in word_counts}
-            vectors = read_vectors(
-                cfg.vectors, dim=cfg.word_dim, wanted=wanted, first=cfg.vectors_vocab
-            )
-            rare = frequency_order(word_counts, 1)[len(words) :]
-            words += [w for w in rare if vectors.get(w) is not None]
-            words += [word_key(w, cfg.lowercase) for w in vectors.words[: vectors.head]]
-        self._set_vocabularies(
-            with_specials(WORD_SPECIALS, words),
-            with_specials(CHAR_SPECIALS, frequency_order(char_counts, cfg.min_count)),
-        )
+        words, chars, vectors = build_vocabularies(tokens, cfg, self.name)
+        self._set_vocabularies(words, chars)
         self.arch = RnnArchitecture.from_config(
             cfg, len(self.words), len(self.chars), len(self.codec)
         )
         self.model = RnnModel(self.arch)
         architecture: dict[str, Any] = asdict(self.arch)
         if vectors is not None:
-            architecture["vectors"] = self._load_embeddings(vectors)
+            architecture["vectors"] = copy_vectors(
+                self._rnn_model().word_embedding,
+                self.words,
+                vectors,
+                seed=cfg.seed,
+                name=self.name,
+                path=cfg.vectors,
+            )
         breakdown = parameter_breakdown(self.model)
         architecture["parameters"] = breakdown
         log.info(
@@ -357,45 +526,14 @@ class RnnSystem(NeuralSystem):
         )
         return architecture
 
-    def _load_embeddings(self, vectors: WordVectors) -> dict[str, Any]:
-        """Copy pretrained vectors into the word embedding; returns the coverage."""
-        generator = np.random.default_rng(self.config.seed)
-        specials = range(len(WORD_SPECIALS))
-        matrix, counts = embedding_matrix(self.words, vectors, generator, skip=specials)
-        matrix[PAD_ID] = 0.0
-        model = self._rnn_model()
-        with torch.no_grad():
-            model.word_embedding.weight.copy_(torch.from_numpy(matrix))
-        covered = counts["exact"] + counts["lowercase"]
-        share = covered / max(counts["words"], 1)
-        log.info(
-            "rnn: vectors %s cover %d of %d vocabulary words (%.1f%%; %d only lower-cased)",
-            self.config.vectors,
-            covered,
-            counts["words"],
-            100 * share,
-            counts["lowercase"],
-        )
-        return {"path": self.config.vectors, **counts, "covered": covered, "share": share}
-
     def rebuild(self, architecture: dict[str, Any], folder: Path) -> None:
-        path = folder / VOCABULARY_FILE
-        try:
-            vocabularies = json.loads(path.read_text(encoding="utf-8"))
-            words, chars = vocabularies["words"], vocabularies["chars"]
-        except FileNotFoundError:
-            raise HarnessError(f"{folder}: cannot load model ({VOCABULARY_FILE} missing)") from None
-        except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as err:
-            raise HarnessError(f"{path}: unreadable vocabulary ({err})") from None
         self.arch = RnnArchitecture.from_dict(architecture)
-        if (len(words), len(chars)) != (self.arch.vocabulary_size, self.arch.num_chars):
-            raise HarnessError(f"{path}: vocabulary sizes do not match {folder}/architecture.json")
-        self._set_vocabularies(words, chars)
+        sizes = (self.arch.vocabulary_size, self.arch.num_chars)
+        self._set_vocabularies(*read_vocabularies(folder, sizes))
         self.model = RnnModel(self.arch)
 
     def save_extra(self, folder: Path) -> None:
-        vocabularies = {"words": self.words, "chars": self.chars}
-        atomic_write_text(folder / VOCABULARY_FILE, json.dumps(vocabularies, ensure_ascii=False))
+        write_vocabularies(folder, self.words, self.chars)
 
     def _set_vocabularies(self, words: list[str], chars: list[str]) -> None:
         self.words, self.chars = words, chars
@@ -420,39 +558,14 @@ class RnnSystem(NeuralSystem):
         """
         if self.arch is None:
             raise HarnessError("rnn: the system is not trained or loaded")
-        lowercase, max_chars = self.arch.lowercase, self.arch.max_word_chars
-        texts = [[t.text for t in e.tokens] or [" "] for e in examples]
-        size, width = len(examples), max(len(t) for t in texts)
-        words = torch.full((size, width), PAD_ID, dtype=torch.long)
-        char_index = torch.zeros((size, width), dtype=torch.long)
-        distinct: dict[str, int] = {}
-        for i, row in enumerate(texts):
-            words[i, : len(row)] = torch.tensor(
-                [self.word_ids.get(word_key(t, lowercase), UNK_ID) for t in row]
-            )
-            char_index[i, : len(row)] = torch.tensor(
-                [distinct.setdefault(char_key(t, max_chars), len(distinct)) for t in row]
-            )
-        char_lengths = torch.tensor([len(k) for k in distinct], dtype=torch.long)
-        chars = torch.full((len(distinct), int(char_lengths.max())), PAD_ID, dtype=torch.long)
-        for j, key in enumerate(distinct):
-            chars[j, : len(key)] = torch.tensor([self.char_ids.get(c, UNK_ID) for c in key])
-        lengths = torch.tensor([len(row) for row in texts], dtype=torch.long)
-        device = self.device
-        batch: dict[str, Any] = {
-            "words": words.to(device),
-            "mask": (torch.arange(width)[None, :] < lengths[:, None]).to(device),
-            "lengths": lengths,
-            "chars": chars.to(device),
-            "char_lengths": char_lengths,
-            "char_index": char_index.to(device),
-        }
+        batch, _, _ = token_batch(
+            examples,
+            self.word_ids,
+            self.char_ids,
+            lowercase=self.arch.lowercase,
+            max_chars=self.arch.max_word_chars,
+            device=self.device,
+        )
         if with_gold:
-            tags = torch.zeros((size, width), dtype=torch.long)
-            for i, example in enumerate(examples):
-                if example.tags is None or example.label is None:
-                    raise HarnessError(f"rnn: tweet {example.tweet.id} has no gold to train on")
-                tags[i, : len(example.tags)] = torch.tensor(example.tags, dtype=torch.long)
-            batch["tags"] = tags.to(device)
-            batch["labels"] = torch.tensor([e.label for e in examples]).to(device)
+            batch.update(gold_batch(examples, batch["words"].shape[1], self.device, self.name))
         return batch

@@ -21,6 +21,7 @@ from typing import Any
 
 import torch
 from safetensors.torch import load_file, save_file
+from torch.optim.lr_scheduler import LRScheduler
 from tqdm import tqdm
 
 from harness.errors import HarnessError
@@ -41,6 +42,17 @@ log = logging.getLogger("harness")
 WEIGHTS_FILE = "model.safetensors"
 ARCHITECTURE_FILE = "architecture.json"
 HISTORY_FILE = "history.json"
+
+
+@dataclass
+class Optimization:
+    """What one training pass updates: optimiser, schedule, precision, shuffling."""
+
+    optimizer: torch.optim.Optimizer
+    scheduler: LRScheduler
+    precision: Precision
+    #: draws the order of the examples
+    generator: torch.Generator
 
 
 @dataclass
@@ -102,6 +114,14 @@ class NeuralSystem(System):
     def save_extra(self, folder: Path) -> None:
         """Write vocabularies or tokenizer files next to the weights."""
 
+    def make_optimizer(self, model: torch.nn.Module) -> torch.optim.Optimizer:
+        """AdamW (the ProfNER winners' optimiser); a system trained otherwise overrides it."""
+        return make_optimizer(model, self.config.lr, self.config.weight_decay)
+
+    def make_scheduler(self, optimizer: torch.optim.Optimizer, total_steps: int) -> LRScheduler:
+        """Linear warm-up then linear decay over ``total_steps`` optimiser steps."""
+        return linear_warmup_decay(optimizer, self.config.warmup_steps, total_steps)
+
     # -- training --------------------------------------------------------------------------
 
     def fit(self, train: Sequence[Tweet], valid: Sequence[Tweet] | None = None) -> NeuralSystem:
@@ -114,42 +134,25 @@ class NeuralSystem(System):
         self.architecture = self.build(train_examples)
         model = self._model().to(self.device)
         precision = Precision(self.device, cfg.amp)
-        optimizer = make_optimizer(model, cfg.lr, cfg.weight_decay)
+        optimizer = self.make_optimizer(model)
         batches_per_epoch = -(-len(train_examples) // cfg.batch_size)
         total = optimizer_steps(batches_per_epoch, cfg.grad_accum, cfg.epochs)
-        scheduler = linear_warmup_decay(optimizer, cfg.warmup_steps, total)
+        scheduler = self.make_scheduler(optimizer, total)
+        optimization = Optimization(optimizer, scheduler, precision, generator)
         best_f1, best_state = -1.0, None
         self.history = []
         for epoch in range(1, cfg.epochs + 1):
             started = time.perf_counter()
-            model.train()
-            order = torch.randperm(len(train_examples), generator=generator).tolist()
-            batches = [order[i : i + cfg.batch_size] for i in range(0, len(order), cfg.batch_size)]
-            total_loss = 0.0
-            bar = tqdm(
-                batches,
-                desc=f"{self.name}: epoch {epoch}/{cfg.epochs}",
-                disable=not self.show_progress,
-                leave=False,
+            train_loss = self.train_epoch(
+                model,
+                train_examples,
+                optimization,
+                batch_size=cfg.batch_size,
+                label=f"epoch {epoch}/{cfg.epochs}",
             )
-            for step, indices in enumerate(bar, start=1):
-                batch = self.collate([train_examples[i] for i in indices], with_gold=True)
-                with precision.autocast():
-                    loss = model(batch)["loss"]
-                if not torch.isfinite(loss):
-                    raise HarnessError(
-                        f"{self.name}: training loss became {loss.item()} "
-                        f"in epoch {epoch}; lower the learning rate"
-                    )
-                precision.backward(loss / cfg.grad_accum)
-                total_loss += loss.item()
-                if step % cfg.grad_accum == 0 or step == len(batches):
-                    precision.step(optimizer, model, cfg.max_grad_norm)
-                    scheduler.step()
-                bar.set_postfix(loss=f"{total_loss / step:.4f}")
             record: dict[str, Any] = {
                 "epoch": epoch,
-                "train_loss": round(total_loss / max(len(batches), 1), 6),
+                "train_loss": round(train_loss, 6),
                 "lr": scheduler.get_last_lr()[0],
             }
             if valid_examples:
@@ -168,6 +171,47 @@ class NeuralSystem(System):
             model.load_state_dict(best_state)
             log.info("%s: kept the epoch with valid 7b strict F1 %.4f", self.name, best_f1)
         return self
+
+    def train_epoch(
+        self,
+        model: torch.nn.Module,
+        examples: Sequence[Example],
+        optimization: Optimization,
+        *,
+        batch_size: int,
+        label: str,
+    ) -> float:
+        """One pass over ``examples`` in random order, ``model(batch)["loss"]`` minimised
+        with gradient accumulation and clipping; returns the mean batch loss.
+
+        ``fit`` runs it once per epoch; a system with a stage of its own before fitting
+        (contrastive pre-training) runs it with another model over the same batches.
+        """
+        cfg = self.config
+        model.train()
+        order = torch.randperm(len(examples), generator=optimization.generator).tolist()
+        batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+        total_loss = 0.0
+        bar = tqdm(
+            batches, desc=f"{self.name}: {label}", disable=not self.show_progress, leave=False
+        )
+        precision = optimization.precision
+        for step, indices in enumerate(bar, start=1):
+            batch = self.collate([examples[i] for i in indices], with_gold=True)
+            with precision.autocast():
+                loss = model(batch)["loss"]
+            if not torch.isfinite(loss):
+                raise HarnessError(
+                    f"{self.name}: training loss became {loss.item()} "
+                    f"in {label}; lower the learning rate"
+                )
+            precision.backward(loss / cfg.grad_accum)
+            total_loss += loss.item()
+            if step % cfg.grad_accum == 0 or step == len(batches):
+                precision.step(optimization.optimizer, model, cfg.max_grad_norm)
+                optimization.scheduler.step()
+            bar.set_postfix(loss=f"{total_loss / step:.4f}")
+        return total_loss / max(len(batches), 1)
 
     def _validation_scores(
         self, examples: Sequence[Example], tweets: Sequence[Tweet]
@@ -251,6 +295,14 @@ class NeuralSystem(System):
             system.history = json.loads(history.read_text(encoding="utf-8"))
         system.device = torch.device("cpu")
         return system
+
+    def use_precision(self, precision: str) -> NeuralSystem:
+        """Switch a loaded system to the fast CPU path (``int8``/``bf16``) for prediction."""
+        from systems.neural.inference import optimize_for_cpu
+
+        self.model = optimize_for_cpu(self._model(), precision)
+        self.device = torch.device("cpu")
+        return self
 
     def to(self, device: str) -> NeuralSystem:
         """Move a loaded system (e.g. to ``cuda`` for batch prediction)."""

@@ -1,0 +1,101 @@
+"""Batch throughput over all train + valid tweets (length-sorted batches inside
+``predict``), the harness predictor against the Hugging Face token-classification
+pipeline on the same BERT-base-sized encoder, and the peak memory of a predictor."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from benchmarks.conftest import (
+    TARGET_PEAK_BYTES,
+    TARGET_THROUGHPUT,
+    enforce_targets,
+    load,
+)
+
+
+@pytest.mark.parametrize("precision", ["fp32", "int8"])
+@pytest.mark.parametrize("name", ["transformer", "rnn"])
+def test_batch_throughput(benchmark, corpus, reference_folders, name, precision):
+    everything = corpus.gold_split("train").tweets + corpus.gold_split("valid").tweets
+    system = load(reference_folders[name], precision)
+    benchmark.extra_info.update(
+        system=name,
+        precision=precision,
+        tweets=len(everything),
+        batch_size=system.config.predict_batch_size,
+    )
+    started = time.perf_counter()
+    benchmark.pedantic(system.predict, args=(everything,), rounds=1, iterations=1)
+    per_second = len(everything) / (time.perf_counter() - started)
+    benchmark.extra_info["tweets_per_second"] = round(per_second, 1)
+    if name == "transformer":
+        benchmark.extra_info["target_tweets_per_second"] = TARGET_THROUGHPUT
+        if enforce_targets() and precision == "int8":
+            assert per_second >= TARGET_THROUGHPUT
+
+
+@pytest.mark.parametrize("predictor", ["harness", "hf-pipeline"])
+def test_single_tweet_harness_vs_hf_pipeline(benchmark, reference_folders, tweets, predictor):
+    """Same BERT-base-sized encoder and tokenizer; fp32 both sides."""
+    tweet = tweets["median"]
+    benchmark.extra_info.update(predictor=predictor, tweet_characters=len(tweet.text))
+    if predictor == "harness":
+        system = load(reference_folders["transformer"], "fp32")
+        benchmark.pedantic(system.predict, args=([tweet],), rounds=30, warmup_rounds=3)
+        return
+    from transformers import AutoTokenizer, BertForTokenClassification, pipeline
+
+    encoder = reference_folders["transformer"].parent / "encoder"
+    model = BertForTokenClassification.from_pretrained(str(encoder), num_labels=5).eval()
+    tagger = pipeline(
+        "token-classification",
+        model=model,
+        tokenizer=AutoTokenizer.from_pretrained(str(encoder)),
+        device="cpu",
+    )
+    benchmark.pedantic(tagger, args=(tweet.text,), rounds=30, warmup_rounds=3)
+
+
+PEAK_SCRIPT = textwrap.dedent(
+    """
+    import json, resource, sys
+    from harness import registry
+    from harness.tweets import Tweet
+    system = registry.load_saved(sys.argv[1]).use_precision(sys.argv[2])
+    system.predict([Tweet("1", sys.argv[3])])
+    print(json.dumps({"peak_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
+    """
+)
+
+
+@pytest.mark.parametrize("precision", ["fp32", "int8"])
+def test_transformer_predictor_peak_memory(benchmark, reference_folders, tweets, precision):
+    """Peak resident memory of a fresh process that loads the model and predicts once."""
+    command = [
+        sys.executable,
+        "-c",
+        PEAK_SCRIPT,
+        str(reference_folders["transformer"]),
+        precision,
+        tweets["long"].text,
+    ]
+
+    def run() -> int:
+        out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+        return json.loads(out.strip().splitlines()[-1])["peak_bytes"]
+
+    peak = benchmark.pedantic(run, rounds=1, iterations=1)
+    benchmark.extra_info.update(
+        precision=precision,
+        peak_megabytes=round(peak / 2**20, 1),
+        target_megabytes=TARGET_PEAK_BYTES // 2**20,
+    )
+    if enforce_targets():
+        assert peak < TARGET_PEAK_BYTES

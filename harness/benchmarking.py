@@ -1,0 +1,210 @@
+"""Table 4 of the paper, for any saved model: parameters, single-prediction CPU latency
+(median-length and long tweet), and F1, per inference precision.
+
+Used by ``harness bench``; the pytest-benchmark suite in ``benchmarks/`` times the same
+``predict`` path with its own statistics.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from harness import registry
+from harness.corpus import Corpus, load_corpus
+from harness.errors import HarnessError
+from harness.latency import Latency, benchmark_tweets, measure
+from harness.system import SYSTEM_FILE, System
+from harness.tweets import Tweet
+
+
+@dataclass
+class BenchRow:
+    system: str
+    source: str
+    parameters: int
+    precision: str
+    untrained: bool
+    latency: dict[str, Latency]
+    f1: dict[str, float] = field(default_factory=dict)
+    ratio_to_fp32: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "system": self.system,
+            "source": self.source,
+            "parameters": self.parameters,
+            "precision": self.precision,
+            "untrained": self.untrained,
+            "latency": {k: v.as_dict() for k, v in self.latency.items()},
+            "f1": self.f1,
+            "ratio_to_fp32": self.ratio_to_fp32,
+        }
+
+
+def model_folder(path: Path) -> Path:
+    """A run folder's ``model/`` or a model folder itself."""
+    if (path / SYSTEM_FILE).is_file():
+        return path
+    if (path / "model" / SYSTEM_FILE).is_file():
+        return path / "model"
+    raise HarnessError(f"{path}: neither a run folder nor a saved model folder")
+
+
+def run_corpus(path: Path) -> str | None:
+    """The corpus a run folder was trained on (from its config.json), if recorded."""
+    config = path / "config.json"
+    if config.is_file():
+        return json.loads(config.read_text(encoding="utf-8")).get("corpus")
+    return None
+
+
+def recorded_f1(path: Path) -> dict[str, float]:
+    metrics = path / "metrics.json"
+    if not metrics.is_file():
+        return {}
+    valid = json.loads(metrics.read_text(encoding="utf-8")).get("scores", {}).get("valid", {})
+    found = {}
+    if "7a" in valid:
+        found["7a"] = valid["7a"]["f1"]
+    if "7b" in valid:
+        found["7b_strict"] = valid["7b"]["strict"]["f1"]
+    return found
+
+
+def is_untrained(folder: Path) -> bool:
+    architecture = folder / "architecture.json"
+    if not architecture.is_file():
+        return False
+    return bool(json.loads(architecture.read_text(encoding="utf-8")).get("untrained"))
+
+
+def load_for_cpu(folder: Path, precision: str) -> System:
+    system = registry.load_saved(folder)
+    system.show_progress = False
+    return system.use_precision(precision)
+
+
+def valid_f1(system: System, corpus: Corpus) -> dict[str, float]:
+    """Score the system's predictions of the valid split (as ``harness score`` would)."""
+    from eval import score_predictions
+
+    split = corpus.gold_split("valid")
+    report = score_predictions(system.predict(split.tweets), split).as_dict()
+    return {"7a": report["7a"]["f1"], "7b_strict": report["7b"]["strict"]["f1"]}
+
+
+def bench_model(
+    folder: Path,
+    source: str,
+    tweets: dict[str, Tweet],
+    precisions: Sequence[str],
+    rounds: int,
+    warmup: int,
+    corpus: Corpus | None = None,
+    recorded: dict[str, float] | None = None,
+) -> list[BenchRow]:
+    """One row per precision; F1 is re-scored on valid when ``corpus`` is given."""
+    rows: list[BenchRow] = []
+    baseline: float | None = None
+    # counted on the fp32 model: quantised layers keep packed weights, not Parameters
+    parameters = registry.load_saved(folder).parameter_count()
+    for precision in precisions:
+        system = load_for_cpu(folder, precision)
+        latency = {
+            kind: measure(partial(system.predict, [tweet]), rounds=rounds, warmup=warmup)
+            for kind, tweet in tweets.items()
+        }
+        row = BenchRow(
+            system=system.name,
+            source=source,
+            parameters=parameters,
+            precision=precision,
+            untrained=is_untrained(folder),
+            latency=latency,
+        )
+        if corpus is not None and not row.untrained:
+            row.f1 = valid_f1(system, corpus)
+        elif precision == "fp32" and recorded:
+            row.f1 = dict(recorded)
+        if precision == "fp32":
+            baseline = latency["median"].mean_ms
+        if baseline:
+            row.ratio_to_fp32 = latency["median"].mean_ms / baseline
+        rows.append(row)
+    return rows
+
+
+def reference_rows(
+    names: Sequence[str],
+    corpus: Corpus,
+    tweets: dict[str, Tweet],
+    precisions: Sequence[str],
+    rounds: int,
+    warmup: int,
+) -> list[BenchRow]:
+    """Rows for the untrained full-size architectures (see ``harness.reference_models``)."""
+    from harness.reference_models import REFERENCE_BUILDERS
+
+    rows = []
+    train = corpus.gold_split("train").tweets
+    for name in names:
+        with tempfile.TemporaryDirectory(prefix=f"harness-bench-{name}-") as tmp:
+            folder = REFERENCE_BUILDERS[name](Path(tmp), train)
+            label = "BETO-sized, untrained" if name == "transformer" else "Table 3, untrained"
+            rows += bench_model(folder, label, tweets, precisions, rounds, warmup)
+    return rows
+
+
+def machine_description() -> str:
+    """CPU model, cores and library versions, for the table's caption."""
+    import torch
+
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return (
+        f"{model}, {os.cpu_count()} cores, torch {torch.__version__} "
+        f"({torch.get_num_threads()} threads), Python {platform.python_version()}"
+    )
+
+
+def render_markdown(rows: Sequence[BenchRow], machine: str, tweets: dict[str, Tweet]) -> str:
+    """The Table-4-style markdown table."""
+    lengths = ", ".join(f"{k} tweet {len(t.text)} characters" for k, t in tweets.items())
+    lines = [
+        "| system | model | parameters | precision | 1 prediction, median tweet | "
+        "vs fp32 | 1 prediction, long tweet | F1 7a | F1 7b strict |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        f1_a = f"{row.f1['7a']:.3f}" if "7a" in row.f1 else "–"
+        f1_b = f"{row.f1['7b_strict']:.3f}" if "7b_strict" in row.f1 else "–"
+        ratio = f"{row.ratio_to_fp32:.2f}×" if row.ratio_to_fp32 is not None else "–"
+        lines.append(
+            f"| {row.system} | {row.source} | {row.parameters:.3g} | {row.precision} | "
+            f"{row.latency['median']} | {ratio} | {row.latency['long']} | {f1_a} | {f1_b} |"
+        )
+    lines.append("")
+    lines.append(
+        f"Mean ± standard deviation over timed single-tweet `predict` calls ({lengths}); "
+        f"machine: {machine}."
+    )
+    return "\n".join(lines)
+
+
+def load_bench_corpus(data_path: Path) -> tuple[Corpus, dict[str, Tweet]]:
+    corpus = load_corpus(data_path)
+    return corpus, benchmark_tweets(corpus.split("valid").tweets)

@@ -1,0 +1,133 @@
+"""``harness bench``: Table 4 of the paper for saved models -- size, CPU latency, F1."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from harness.benchmarking import (
+    bench_model,
+    load_bench_corpus,
+    machine_description,
+    model_folder,
+    recorded_f1,
+    reference_rows,
+    render_markdown,
+    run_corpus,
+)
+from harness.commands.common import data_option
+from harness.datasets import resolve
+from harness.fileio import atomic_write_text
+
+PRECISIONS = ("fp32", "int8", "bf16")
+REFERENCES = ("transformer", "rnn")
+
+
+@click.command("bench")
+@click.argument("runs", nargs=-1, type=click.Path(path_type=Path))
+@click.option(
+    "--reference",
+    "references",
+    multiple=True,
+    type=click.Choice(REFERENCES),
+    help="Also time an untrained full-size architecture: the BETO-sized transformer "
+    "or Table 3's RNN (repeatable). Default when no RUNS are given: both.",
+)
+@click.option(
+    "--precision",
+    "precisions",
+    multiple=True,
+    type=click.Choice(PRECISIONS),
+    help="Inference path(s) to time: fp32 (plain PyTorch), int8 (dynamic "
+    "quantisation of Linear/GRU/LSTM), bf16 (CPUs with native bfloat16 only). "
+    "[default: fp32 and int8]",
+)
+@click.option("--rounds", default=30, show_default=True, help="Timed calls per figure.")
+@click.option("--warmup", default=3, show_default=True, help="Untimed calls before timing.")
+@click.option(
+    "--score",
+    is_flag=True,
+    help="Predict the whole valid split at every precision and score it, to show "
+    "what the fast path costs in F1 (trained models only).",
+)
+@click.option("--threads", type=int, default=None, help="torch CPU threads [default: all].")
+@data_option(default=None)
+@click.option(
+    "--json",
+    "json_out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Also write every figure as JSON.",
+)
+@click.option(
+    "--markdown",
+    "markdown_out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Also write the table to this file.",
+)
+def command(
+    runs: tuple[Path, ...],
+    references: tuple[str, ...],
+    precisions: tuple[str, ...],
+    rounds: int,
+    warmup: int,
+    score: bool,
+    threads: int | None,
+    data: str | None,
+    json_out: Path | None,
+    markdown_out: Path | None,
+) -> None:
+    """Time single predictions of saved models on the CPU and print a Table-4-style
+    markdown table: system, parameters, latency mean ± std of one `predict` call on a
+    median-length and on the longest valid tweet, the ratio to plain fp32, and F1.
+
+    RUNS are run folders (or model folders). Models trained anywhere, GPU included, are
+    loaded on the CPU. F1 comes from each run's metrics.json, or is re-scored on valid
+    at every precision with --score. The benchmark tweets come from the run's corpus
+    (or --data; the embedded sample by default).
+
+    \b
+    Examples:
+      harness bench                                  # untrained BETO-sized + Table 3 RNN
+      harness bench runs/rnn-profner --score --precision fp32 --precision int8
+    """
+    import torch
+
+    if threads:
+        torch.set_num_threads(threads)
+    precisions = precisions or ("fp32", "int8")
+    if "fp32" not in precisions:
+        precisions = ("fp32", *precisions)  # the baseline every ratio refers to
+    if not runs and not references:
+        references = REFERENCES
+    corpus_name = data or next((c for r in runs if (c := run_corpus(r))), None) or "sample"
+    corpus, tweets = load_bench_corpus(resolve(corpus_name))
+    rows = []
+    for run in runs:
+        folder = model_folder(run)
+        rows += bench_model(
+            folder,
+            str(run),
+            tweets,
+            precisions,
+            rounds,
+            warmup,
+            corpus=corpus if score else None,
+            recorded=recorded_f1(run),
+        )
+    if references:
+        rows += reference_rows(references, corpus, tweets, precisions, rounds, warmup)
+    table = render_markdown(rows, machine_description(), tweets)
+    click.echo(table)
+    if markdown_out:
+        atomic_write_text(markdown_out, table + "\n")
+    if json_out:
+        payload = {
+            "machine": machine_description(),
+            "corpus": str(corpus_name),
+            "rows": [r.as_dict() for r in rows],
+        }
+        atomic_write_text(json_out, json.dumps(payload, indent=2))
