@@ -222,6 +222,19 @@ def describe_config(config_class: type[SystemConfig]) -> list[tuple[str, str, An
             if f.default is not dataclasses.MISSING
             else (f.default_factory() if f.default_factory is not dataclasses.MISSING else None)
         )
-        hint = hints[f.name]
-        rows.append((f.name, getattr(hint, "__name__", str(hint).replace("typing.", "")), default))
+        rows.append((f.name, type_name(hints[f.name]), default))
     return rows
+
+
+def type_name(hint: Any) -> str:
+    """A short, readable name of an option's type: ``float``, ``gru|lstm``, ``str?``."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is typing.Literal:
+        return "|".join(map(str, args))
+    if origin in (typing.Union, types.UnionType):
+        inner = [type_name(a) for a in args if a is not type(None)]
+        optional = "?" if type(None) in args else ""
+        return "|".join(inner) + optional
+    if origin is tuple:
+        return f"{type_name(args[0]) if args else 'str'},..."
+    return getattr(hint, "__name__", str(hint).replace("typing.", ""))
