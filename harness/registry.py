@@ -22,6 +22,9 @@ BUILTIN_SYSTEMS: dict[str, str] = {
     "lookup": "systems.lookup:LookupSystem",
     "transformer": "systems.transformer:TransformerSystem",
     "rnn": "systems.rnn:RnnSystem",
+    "bert-softmax": "systems.bert_softmax:BertSoftmaxSystem",
+    "bilstm-cnn": "systems.bilstm_cnn:BilstmCnnSystem",
+    "contrastive": "systems.contrastive:ContrastiveSystem",
 }
 
 

@@ -241,11 +241,12 @@ class TransformerSystem(NeuralSystem):
         pooler_state = detach_pooler(backbone)
         if not has_pooler:
             pooler_state = None
+        if self.uses_pooler() and pooler_state is None:
             log.info(
-                "transformer: %s has no pretrained pooler; the pooler starts random", cfg.model
+                "%s: %s has no pretrained pooler; the pooler starts random", self.name, cfg.model
             )
-        self.model = TransformerTagger(backbone, len(self.codec), cfg.dropout, pooler_state)
-        return {
+        self.model = self.make_model(backbone, pooler_state)
+        architecture = {
             "model": cfg.model,
             "model_type": getattr(backbone.config, "model_type", None),
             "hidden_size": backbone.config.hidden_size,
@@ -255,6 +256,21 @@ class TransformerSystem(NeuralSystem):
             "pretrained_pooler": pooler_state is not None,
             "backbone": BACKBONE_FOLDER,
         }
+        if not self.uses_pooler():
+            del architecture["pretrained_pooler"]
+        return architecture
+
+    def uses_pooler(self) -> bool:
+        """Whether the network has System 1's [CLS] pooler (and so its 7a classifier)."""
+        return True
+
+    def make_model(
+        self, backbone: nn.Module, pooler_state: dict[str, torch.Tensor] | None
+    ) -> nn.Module:
+        """System 1's two-headed network on ``backbone``; systems with other heads override
+        it. ``pooler_state``: the checkpoint's pooler weights (``None`` when rebuilding a
+        saved model, whose weights come from its own file)."""
+        return TransformerTagger(backbone, len(self.codec), self.config.dropout, pooler_state)
 
     def rebuild(self, architecture: dict[str, Any], folder: Path) -> None:
         from transformers import AutoConfig
@@ -272,14 +288,14 @@ class TransformerSystem(NeuralSystem):
         backbone = encoder_from_config(encoder_config)
         detach_pooler(backbone)
         self._set_tokenizer(tokenizer, encoder_config)
-        self.model = TransformerTagger(backbone, len(self.codec), self.config.dropout)
+        self.model = self.make_model(backbone, None)
 
     def save_extra(self, folder: Path) -> None:
-        model = self._model()
-        assert isinstance(model, TransformerTagger)
+        encoder = self._model().encoder
+        assert isinstance(encoder, nn.Module)
         target = folder / BACKBONE_FOLDER
         target.mkdir(parents=True, exist_ok=True)
-        model.encoder.config.save_pretrained(str(target))
+        encoder.config.save_pretrained(str(target))
         self.tokenizer.save_pretrained(str(target))
 
     # -- batches -----------------------------------------------------------------------------

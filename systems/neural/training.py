@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Iterator
+from typing import Any
 
 import torch
 from torch.optim.lr_scheduler import LambdaLR
@@ -43,18 +44,28 @@ def linear_warmup_decay(
     return LambdaLR(optimizer, factor)
 
 
-def make_optimizer(model: torch.nn.Module, lr: float, weight_decay: float) -> torch.optim.AdamW:
-    """AdamW; biases and normalisation weights are not decayed (BERT's convention)."""
+def constant_schedule(optimizer: torch.optim.Optimizer) -> LambdaLR:
+    """A fixed learning rate (Chiu and Nichols trained their BiLSTM-CNN so)."""
+    return LambdaLR(optimizer, lambda step: 1.0)
+
+
+def parameter_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+    """Trainable parameters with ``weight_decay``, except biases and normalisation weights
+    (BERT's convention), which get none."""
     decay, no_decay = [], []
     for name, parameter in model.named_parameters():
         if not parameter.requires_grad:
             continue
         (no_decay if parameter.ndim < 2 or "norm" in name.lower() else decay).append(parameter)
-    groups = [
+    return [
         {"params": decay, "weight_decay": weight_decay},
         {"params": no_decay, "weight_decay": 0.0},
     ]
-    return torch.optim.AdamW(groups, lr=lr)
+
+
+def make_optimizer(model: torch.nn.Module, lr: float, weight_decay: float) -> torch.optim.AdamW:
+    """AdamW over :func:`parameter_groups`."""
+    return torch.optim.AdamW(parameter_groups(model, weight_decay), lr=lr)
 
 
 def optimizer_steps(batches_per_epoch: int, grad_accum: int, epochs: int) -> int:
