@@ -145,27 +145,30 @@ def epochs(*scores: float, planned: int) -> list[dict]:
 def sample_trials() -> list[Trial]:
     return [
         Trial(1, "a", {"lr": 1e-3, "unit": "gru"}, epochs(0.2, 0.5, 0.4, planned=3), seconds=9),
-        Trial(2, "b", {"lr": 1e-5, "unit": "lstm"}, epochs(0.1, planned=3), seconds=3),
+        Trial(2, "b", {"lr": 1e-5, "unit": "lstm"}, epochs(0.1, planned=3), stopped_by_asha=True),
         Trial(3, "c", {"lr": 1e-1, "unit": "gru"}, [], error="HarnessError: loss became nan"),
         Trial(4, "d", {"lr": 3e-3, "unit": "lstm"}, epochs(0.6, planned=3), finished=False),
+        Trial(5, "e", {"lr": 2e-3, "unit": "gru"}, epochs(0.3, 0.3, planned=3)),
     ]
 
 
 def test_trial_status_best_and_csv():
     trials = sample_trials()
-    assert [t.status() for t in trials] == ["completed", "stopped", "error", "unfinished"]
+    statuses = ["completed", "stopped", "error", "unfinished", "cut"]
+    assert [t.status() for t in trials] == statuses
     assert trials[0].best(KEY) == (0.5, 2) and trials[0].last(KEY) == 0.4
     # an unfinished trial's score counts (Ray keeps it), a failed one's cannot
     assert results.best_trial(trials, KEY).number == 4
     assert results.best_trial(trials[:3], KEY).number == 1
     rows = list(csv.DictReader(results.trials_csv(trials, KEY, ["lr", "unit"]).splitlines()))
-    assert [r["status"] for r in rows] == ["completed", "stopped", "error", "unfinished"]
+    assert [r["status"] for r in rows] == statuses
     assert rows[1]["epochs"] == "1" and rows[1]["planned_epochs"] == "3"
     assert rows[0][f"{KEY}_best"] == "0.500000" and rows[0]["best_epoch"] == "2"
     assert rows[2]["error"] == "HarnessError: loss became nan" and rows[2]["lr"] == "0.1"
-    summary = results.summarise(trials[:3], KEY)
-    assert (summary["completed"], summary["stopped_early"], summary["errors"]) == (1, 1, 1)
-    assert summary["epochs_trained"] == 4 and summary["best"]["params"]["unit"] == "gru"
+    summary = results.summarise([t for t in trials if t.number != 4], KEY)
+    counts = ("completed", "stopped_early", "cut_by_time_budget", "errors", "unfinished")
+    assert [summary[c] for c in counts] == [1, 1, 1, 1, 0]
+    assert summary["epochs_trained"] == 6 and summary["best"]["params"]["unit"] == "gru"
 
 
 def test_best_config_is_a_run_config(tmp_path):
@@ -234,7 +237,14 @@ def test_resume_refuses_other_settings(tmp_path):
     results.write_json(tmp_path / STUDY_FILE, study_record(plan_study(settings)))
     settings.cpus_per_trial = 2  # resources may change on resume
     check_resumable(tmp_path, study_record(plan_study(settings)))
-    settings.trials = 3
+    moved = tmp_path / "moved.json"
+    moved.write_bytes(space.read_bytes())
+    settings.space = str(moved)  # the same space from another file
+    check_resumable(tmp_path, study_record(plan_study(settings)))
+    write(moved, {"parameters": {"min_precision": {"uniform": [0, 0.5]}}})
+    with pytest.raises(HarnessError, match=r"other settings \(differ: space\)"):
+        check_resumable(tmp_path, study_record(plan_study(settings)))
+    settings.space, settings.trials = str(space), 3
     with pytest.raises(HarnessError, match=r"other settings \(differ: trials\)"):
         check_resumable(tmp_path, study_record(plan_study(settings)))
 
@@ -292,6 +302,8 @@ def test_rnn_study_with_asha_resume_seeds_and_final_model(tmp_path):
     assert len(rows) == 4 and all(r["planned_epochs"] == "4" for r in rows)
     stopped = [r for r in rows if r["status"] == "stopped"]
     assert stopped and all(int(r["epochs"]) < 4 for r in stopped)
+    asha = json.loads((study / "asha_stopped.json").read_text(encoding="utf-8"))
+    assert sorted(asha) == sorted(r["trial_id"] for r in stopped)
     assert {r["status"] for r in rows} <= {"completed", "stopped"}
     summary = json.loads((study / "summary.json").read_text(encoding="utf-8"))
     assert summary["trials"] == 4 and summary["stopped_early"] == len(stopped)

@@ -174,6 +174,8 @@ def plan_study(settings: StudySettings) -> StudyPlan:
     elif scheduler == "asha":
         scheduler = "none"  # no epochs, nothing to stop early: one report per trial
     random_start = settings.random_start
+    if random_start is not None and random_start < 1:
+        raise HarnessError(f"--random-start must be at least 1, got {random_start}")
     if random_start is None:
         random_start = 20 if settings.trials >= 40 else max(1, settings.trials // 2)
     return StudyPlan(
@@ -213,16 +215,18 @@ def check_resumable(folder: Path, record: dict[str, Any]) -> None:
     except (OSError, ValueError) as err:
         raise HarnessError(f"{folder / STUDY_FILE}: unreadable ({err}); use --force") from None
 
-    def identity(rec: dict[str, Any]) -> dict[str, Any]:
-        flat = {k: v for k, v in rec.items() if k != "settings"}
-        flat.update(
-            {k: v for k, v in rec.get("settings", {}).items() if k not in RESUMABLE_CHANGES}
-        )
-        flat.pop("space_file", None)  # a moved file with the same content is the same space
-        return json.loads(json.dumps(flat))
+    # the space is compared by content (a moved file is the same space), resources not
+    ignored = {*RESUMABLE_CHANGES, "space", "space_file", "settings"}
 
-    old, new = identity(previous), identity(record)
-    differ = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
+    def differences(old: dict[str, Any], new: dict[str, Any]) -> set[str]:
+        old, new = json.loads(json.dumps(old)), json.loads(json.dumps(new))
+        return {k for k in old.keys() | new.keys() if k not in ignored and old.get(k) != new.get(k)}
+
+    differ = sorted(
+        differences(previous.get("settings", {}), record["settings"])
+        | differences(previous, record)
+        | ({"space"} if previous.get("space") != json.loads(json.dumps(record["space"])) else set())
+    )
     if differ:
         raise HarnessError(
             f"{folder}: holds a study with other settings (differ: {', '.join(differ)}); "
