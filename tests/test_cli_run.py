@@ -147,3 +147,26 @@ def test_predict_with_a_saved_model_writes_and_scores(tmp_path):
     assert test.exit_code == 0 and "7a F1" not in test.output  # no gold for test
     broken = CliRunner().invoke(main, ["predict", str(tmp_path), "--out", str(tmp_path / "x")])
     assert broken.exit_code == 2 and "not a saved model folder" in broken.output
+
+
+def test_bench_renders_a_table_and_skips_paths_a_system_lacks(tmp_path):
+    run_dir = tmp_path / "run"
+    assert (
+        invoke("run", "--system", "lookup", "--out", str(run_dir), "--no-progress").exit_code == 0
+    )
+    result = invoke(
+        "bench",
+        str(run_dir),
+        "--rounds",
+        "2",
+        "--warmup",
+        "0",
+        "--json",
+        str(tmp_path / "bench.json"),
+    )
+    assert result.exit_code == 0, result.output
+    assert "| lookup |" in result.stdout and "| fp32 |" in result.stdout
+    rows = json.loads((tmp_path / "bench.json").read_text())["rows"]
+    assert [r["precision"] for r in rows] == ["fp32"]  # no int8 path for a dictionary
+    assert rows[0]["latency"]["median"]["rounds"] == 2
+    assert rows[0]["f1"]["7b_strict"] > 0
