@@ -149,12 +149,13 @@ def sample_trials() -> list[Trial]:
         Trial(3, "c", {"lr": 1e-1, "unit": "gru"}, [], error="HarnessError: loss became nan"),
         Trial(4, "d", {"lr": 3e-3, "unit": "lstm"}, epochs(0.6, planned=3), finished=False),
         Trial(5, "e", {"lr": 2e-3, "unit": "gru"}, epochs(0.3, 0.3, planned=3)),
+        Trial(6, "f", {"lr": 5e-3, "unit": "gru"}, []),  # the budget ran out before epoch 1
     ]
 
 
 def test_trial_status_best_and_csv():
     trials = sample_trials()
-    statuses = ["completed", "stopped", "error", "unfinished", "cut"]
+    statuses = ["completed", "stopped", "error", "unfinished", "cut", "cut"]
     assert [t.status() for t in trials] == statuses
     assert trials[0].best(KEY) == (0.5, 2) and trials[0].last(KEY) == 0.4
     # an unfinished trial's score counts (Ray keeps it), a failed one's cannot
@@ -167,7 +168,7 @@ def test_trial_status_best_and_csv():
     assert rows[2]["error"] == "HarnessError: loss became nan" and rows[2]["lr"] == "0.1"
     summary = results.summarise([t for t in trials if t.number != 4], KEY)
     counts = ("completed", "stopped_early", "cut_by_time_budget", "errors", "unfinished")
-    assert [summary[c] for c in counts] == [1, 1, 1, 1, 0]
+    assert [summary[c] for c in counts] == [1, 1, 2, 1, 0]
     assert summary["epochs_trained"] == 6 and summary["best"]["params"]["unit"] == "gru"
 
 

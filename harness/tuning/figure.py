@@ -39,7 +39,6 @@ def plot_study(
     axes = figure.subplots(rows, columns, squeeze=False)
     best = best_trial(trials, key)
     shown = [t for t in trials if t.status() != ERROR and t.best(key)[0] is not None]
-    jitter = random.Random(0)
     for index, parameter in enumerate(parameters):
         ax = axes[index // columns][index % columns]
         for status, marker, colour, label in (
@@ -50,12 +49,12 @@ def plot_study(
             group = [t for t in shown if t.status() == status and parameter.name in t.params]
             if not group:
                 continue
-            xs = [_position(parameter, t.params[parameter.name], jitter) for t in group]
+            xs = [_position(parameter, t, index) for t in group]
             ys = [t.best(key)[0] for t in group]
             ax.scatter(xs, ys, marker=marker, color=colour, label=label, alpha=0.8, s=28)
         if best is not None and parameter.name in best.params:
             ax.scatter(
-                [_position(parameter, best.params[parameter.name], None)],
+                [_position(parameter, best, index)],
                 [best.best(key)[0]],
                 s=160,
                 facecolors="none",
@@ -77,13 +76,18 @@ def plot_study(
     return path
 
 
-def _position(parameter: Parameter, value: object, jitter: random.Random | None) -> float:
-    """Where a value goes on the x axis: itself, or its column for a ``choice``."""
+def _position(parameter: Parameter, trial: Trial, panel: int) -> float:
+    """Where a trial goes on the x axis: its value, or its column for a ``choice``.
+
+    The jitter of a choice column depends only on the trial and the panel, so the ring
+    of the best trial lands on its dot.
+    """
+    value = trial.params[parameter.name]
     if not parameter.is_choice:
-        return float(value)  # type: ignore[arg-type]
+        return float(value)
     reprs = [repr(v) for v in parameter.args]
     column = float(reprs.index(repr(value))) if repr(value) in reprs else -1.0
-    return column + (jitter.uniform(-0.12, 0.12) if jitter is not None else 0.0)
+    return column + random.Random(trial.number * 1009 + panel).uniform(-0.12, 0.12)
 
 
 def _axis(ax, parameter: Parameter) -> None:
@@ -92,4 +96,7 @@ def _axis(ax, parameter: Parameter) -> None:
         ax.set_xticks(range(len(parameter.args)), [str(v) for v in parameter.args])
         ax.set_xlim(-0.5, len(parameter.args) - 0.5)
     elif parameter.is_log:
+        from matplotlib.ticker import NullFormatter
+
         ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(NullFormatter())  # labels at 2, 3, ... x 10^k overlap

@@ -50,7 +50,7 @@ class Trial:
         if not self.finished:
             return UNFINISHED
         if not self.history:
-            return ERROR
+            return CUT  # ended without an error before its first report: the budget
         planned = self.history[-1].get(PLANNED_EPOCHS)
         if planned is not None and len(self.history) < int(planned):
             return STOPPED if self.stopped_by_asha else CUT
