@@ -29,8 +29,11 @@ class NerScores:
     predicted_entities: int
 
     def metric(self, name: str) -> Metric:
-        return {"strict": self.strict, "relaxed": self.relaxed,
-                "relaxed_typed": self.relaxed_typed}[name]
+        return {
+            "strict": self.strict,
+            "relaxed": self.relaxed,
+            "relaxed_typed": self.relaxed_typed,
+        }[name]
 
     def as_dict(self) -> dict[str, object]:
         result: dict[str, object] = {name: self.metric(name).as_dict() for name in NER_METRICS}
@@ -78,12 +81,16 @@ def official_lines(report: ScoreReport) -> list[str]:
     lines = []
     if report.task7a is not None:
         m = report.task7a
-        lines += [f"Task7a{key}: {python2_str(value)}"
-                  for key, value in (("F", m.f1), ("P", m.precision), ("R", m.recall))]
+        lines += [
+            f"Task7a{key}: {python2_str(value)}"
+            for key, value in (("F", m.f1), ("P", m.precision), ("R", m.recall))
+        ]
     if report.task7b is not None:
         for label, m in (("Relaxed", report.task7b.relaxed), ("Strict", report.task7b.strict)):
-            lines += [f"Task7b{label}{key}:{value:.3f}"
-                      for key, value in (("F", m.f1), ("P", m.precision), ("R", m.recall))]
+            lines += [
+                f"Task7b{label}{key}:{value:.3f}"
+                for key, value in (("F", m.f1), ("P", m.precision), ("R", m.recall))
+            ]
     return lines
 
 
@@ -96,8 +103,9 @@ _DESCRIPTIONS = {
 
 
 def _row(name: str, m: Metric) -> str:
-    return _ROW.format(name, m.tp, m.fp, m.fn, f"{m.precision:.4f}", f"{m.recall:.4f}",
-                       f"{m.f1:.4f}")
+    return _ROW.format(
+        name, m.tp, m.fp, m.fn, f"{m.precision:.4f}", f"{m.recall:.4f}", f"{m.f1:.4f}"
+    )
 
 
 def format_table(report: ScoreReport) -> str:
@@ -105,10 +113,15 @@ def format_table(report: ScoreReport) -> str:
     header = _ROW.format("", "TP", "FP", "FN", "Precision", "Recall", "F1")
     blocks = []
     if report.task7a is not None:
-        blocks.append("\n".join([
-            "Task 7a: tweet classification (positive class)", header,
-            _row("class 1", report.task7a),
-        ]))
+        blocks.append(
+            "\n".join(
+                [
+                    "Task 7a: tweet classification (positive class)",
+                    header,
+                    _row("class 1", report.task7a),
+                ]
+            )
+        )
     if report.task7b is not None:
         ner = report.task7b
         lines = [

@@ -88,11 +88,14 @@ def score(gold: GoldStandard, output: SystemOutput) -> ScoreReport:
         else:
             missing = [t for t in gold.tweet_ids if t in gold.labels and t not in output.labels]
             if missing:
-                notes.append(Note(
-                    output.source, None,
-                    f"{len(missing)} tweet(s) of the split have no 7a prediction and count "
-                    f"as label {MISSING_LABEL} (e.g. {missing[0]})",
-                ))
+                notes.append(
+                    Note(
+                        output.source,
+                        None,
+                        f"{len(missing)} tweet(s) of the split have no 7a prediction and count "
+                        f"as label {MISSING_LABEL} (e.g. {missing[0]})",
+                    )
+                )
             report.task7a = score_7a(gold.labels, output.labels, gold.tweet_ids)
     if output.entities is not None:
         if gold.entities is None:
@@ -145,12 +148,16 @@ def output_from_predictions(
             continue
         label = str(prediction.label)
         if label not in ("0", "1"):
-            notes.append(Note(source, None, f"tweet {tweet_id}: label must be 0 or 1, "
-                                            f"got {label!r}; skipped"))
+            notes.append(
+                Note(
+                    source, None, f"tweet {tweet_id}: label must be 0 or 1, got {label!r}; skipped"
+                )
+            )
         else:
             if tweet_id in labels:
-                notes.append(Note(source, None, f"tweet {tweet_id} predicted again; "
-                                                "the later label is used"))
+                notes.append(
+                    Note(source, None, f"tweet {tweet_id} predicted again; the later label is used")
+                )
             labels[tweet_id] = int(label)
         for span in prediction.spans:
             entity, reason = entity_from_columns(str(span.begin), str(span.end), span.type.strip())

@@ -88,9 +88,7 @@ def entity_from_columns(begin: str, end: str, etype: str) -> tuple[Entity | None
     return Entity(int(begin), int(end), etype), None
 
 
-def parse_7b(
-    text: str, source: str, tweet_ids: Collection[str]
-) -> tuple[EntityTable, list[Note]]:
+def parse_7b(text: str, source: str, tweet_ids: Collection[str]) -> tuple[EntityTable, list[Note]]:
     """Read a 7b TSV (gold or prediction) into per-tweet entity lists.
 
     Every id of ``tweet_ids`` is a key of the result, so a tweet without rows simply has
@@ -119,9 +117,7 @@ def parse_7b(
     return table, notes
 
 
-def parse_7a(
-    text: str, source: str, tweet_ids: Collection[str]
-) -> tuple[LabelTable, list[Note]]:
+def parse_7a(text: str, source: str, tweet_ids: Collection[str]) -> tuple[LabelTable, list[Note]]:
     """Read a 7a TSV (gold or prediction) into a tweet id -> 0/1 mapping.
 
     Rows with another label than 0 or 1 are skipped with a warning; a tweet listed twice

@@ -30,7 +30,7 @@ class AnnRow:
 def render_ann(spans: Iterable[Span], text: str) -> str:
     """The ``.ann`` content for one tweet: ``T1<TAB>TYPE BEGIN END<TAB>mention`` lines."""
     return "".join(
-        f"T{number}\t{span.type} {span.begin} {span.end}\t{tsv_safe(text[span.begin:span.end])}\n"
+        f"T{number}\t{span.type} {span.begin} {span.end}\t{tsv_safe(text[span.begin : span.end])}\n"
         for number, span in enumerate(spans, start=1)
     )
 

@@ -26,8 +26,9 @@ def is_corpus(path: str | os.PathLike[str]) -> bool:
     if not (path.is_dir() or (path.is_file() and zipfile.is_zipfile(path))):
         return False
     with Bundle(path) as bundle:
-        return any(name.startswith("txt-files/") or "/txt-files/" in name
-                   for name in bundle.names())
+        return any(
+            name.startswith("txt-files/") or "/txt-files/" in name for name in bundle.names()
+        )
 
 
 def load_gold(

@@ -12,9 +12,7 @@ from submissions.brat import entities_from_ann
 from submissions.sources import TaskFiles, collect_task_files
 
 
-def read_system_output(
-    path: str | os.PathLike[str], tweet_ids: Collection[str]
-) -> SystemOutput:
+def read_system_output(path: str | os.PathLike[str], tweet_ids: Collection[str]) -> SystemOutput:
     """The predictions under ``path``, read as the official scorer reads them.
 
     A 7b TSV wins over brat ``.ann`` files when both are present (the run folder the
@@ -40,9 +38,14 @@ def system_output_from_files(files: TaskFiles, tweet_ids: Collection[str]) -> Sy
         entities, found = parse_7b(task7b.text, task7b.where, tweet_ids)
         notes += found
         if files.ann and not _ann_agrees(files, entities, tweet_ids):
-            notes.append(Note(files.source, None,
-                              f"{len(files.ann)} brat .ann file(s) differ from the 7b TSV; "
-                              "the TSV was scored"))
+            notes.append(
+                Note(
+                    files.source,
+                    None,
+                    f"{len(files.ann)} brat .ann file(s) differ from the 7b TSV; "
+                    "the TSV was scored",
+                )
+            )
     elif files.ann:
         _refuse_duplicate_ann(files)
         entities, found = entities_from_ann(

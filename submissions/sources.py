@@ -183,7 +183,11 @@ def _unrecognised_tsv(found: TaskFiles, where: str, data: bytes, first_line: str
     elif isinstance(first_line, Note):
         found.errors.append(first_line)
     else:
-        found.notes.append(Note(
-            where, 1, f"not a 7a or 7b submission (first line {first_line.rstrip()!r}); "
-            "ignored -- submission TSVs start with their header",
-        ))
+        found.notes.append(
+            Note(
+                where,
+                1,
+                f"not a 7a or 7b submission (first line {first_line.rstrip()!r}); "
+                "ignored -- submission TSVs start with their header",
+            )
+        )

@@ -72,9 +72,15 @@ def validate(preds: str | os.PathLike[str], split: Split) -> list[Problem]:
     problems = [Problem.from_note(n, "error") for n in files.errors]
     problems += [Problem.from_note(n, "warning") for n in files.notes]
     if files.empty and not files.errors:
-        problems.append(Problem(files.source, None, "error",
-                                "no submission found (a 7a or 7b TSV starting with its header, "
-                                "or brat .ann files named by tweet id)"))
+        problems.append(
+            Problem(
+                files.source,
+                None,
+                "error",
+                "no submission found (a 7a or 7b TSV starting with its header, "
+                "or brat .ann files named by tweet id)",
+            )
+        )
     problems += _check_layout(files)
     texts = {t.id: t.text for t in split.tweets}
     for candidate in files.tsv[TASK_7A]:
@@ -91,9 +97,14 @@ def _check_layout(files: TaskFiles) -> list[Problem]:
     for task, candidates in files.tsv.items():
         if len(candidates) > 1:
             names = ", ".join(c.where for c in candidates)
-            problems.append(Problem(files.source, None, "error",
-                                    f"{len(candidates)} different task {task} files: {names}; "
-                                    "keep exactly one"))
+            problems.append(
+                Problem(
+                    files.source,
+                    None,
+                    "error",
+                    f"{len(candidates)} different task {task} files: {names}; keep exactly one",
+                )
+            )
     by_zip: dict[str, set[str]] = defaultdict(set)
     for task, candidates in files.tsv.items():
         for candidate in candidates:
@@ -101,13 +112,25 @@ def _check_layout(files: TaskFiles) -> list[Problem]:
                 continue
             by_zip[candidate.container].add(task)
             if "/" in candidate.name:
-                problems.append(Problem(candidate.where, None, "warning",
-                                        "not at the root of its zip, where CodaLab expects it"))
+                problems.append(
+                    Problem(
+                        candidate.where,
+                        None,
+                        "warning",
+                        "not at the root of its zip, where CodaLab expects it",
+                    )
+                )
     for container, tasks in by_zip.items():
         if len(tasks) > 1:
-            problems.append(Problem(container, None, "warning",
-                                    "holds both 7a and 7b files; CodaLab takes one zip per "
-                                    "sub-task with a single TSV"))
+            problems.append(
+                Problem(
+                    container,
+                    None,
+                    "warning",
+                    "holds both 7a and 7b files; CodaLab takes one zip per "
+                    "sub-task with a single TSV",
+                )
+            )
     return problems
 
 
@@ -118,8 +141,9 @@ def _check_header(found: _Findings, first: str, header: str) -> None:
         found.warning(1, f"header should be exactly {header!r}, got {got!r}")
 
 
-def _check_tweet(found: _Findings, line: int, tweet_id: str, texts: dict[str, str],
-                 split_name: str) -> bool:
+def _check_tweet(
+    found: _Findings, line: int, tweet_id: str, texts: dict[str, str], split_name: str
+) -> bool:
     if tweet_id in texts:
         return True
     found.error(line, f"tweet {tweet_id!r} is not in split '{split_name}'")
@@ -148,13 +172,17 @@ def check_7a(file: SourceFile, texts: dict[str, str], split_name: str) -> list[P
         if label not in ("0", "1"):
             found.error(number, f"label must be 0 or 1, got {label!r}")
         if tweet_id in first_seen:
-            found.error(number, f"tweet {tweet_id} listed again (first at line "
-                                f"{first_seen[tweet_id]})")
+            found.error(
+                number, f"tweet {tweet_id} listed again (first at line {first_seen[tweet_id]})"
+            )
         first_seen.setdefault(tweet_id, number)
     missing = [tweet_id for tweet_id in texts if tweet_id not in first_seen]
     if missing:
-        found.error(None, f"{len(missing)} tweet(s) of split '{split_name}' missing "
-                          f"(e.g. {missing[0]}); every tweet must be listed exactly once")
+        found.error(
+            None,
+            f"{len(missing)} tweet(s) of split '{split_name}' missing "
+            f"(e.g. {missing[0]}); every tweet must be listed exactly once",
+        )
     return found.problems
 
 
@@ -187,10 +215,13 @@ def _check_offsets(
         hint = ""
         where = text.find(mention) if mention else -1
         if where >= 0:
-            hint = (f"; it occurs at {where}-{where + len(mention)} (offsets count Unicode "
-                    "code points, end exclusive)")
-        found.error(line, f"extraction {mention!r} differs from the text at {b}-{e} "
-                          f"({expected!r}){hint}")
+            hint = (
+                f"; it occurs at {where}-{where + len(mention)} (offsets count Unicode "
+                "code points, end exclusive)"
+            )
+        found.error(
+            line, f"extraction {mention!r} differs from the text at {b}-{e} ({expected!r}){hint}"
+        )
     return b, e
 
 
@@ -223,14 +254,17 @@ def check_7b(file: SourceFile, texts: dict[str, str], split_name: str) -> list[P
         if offsets is not None:
             key = (tweet_id, *offsets, etype)
             if key in first_seen:
-                found.warning(number, f"duplicate of line {first_seen[key]}; the official "
-                                      "scorer counts it twice")
+                found.warning(
+                    number,
+                    f"duplicate of line {first_seen[key]}; the official scorer counts it twice",
+                )
             first_seen.setdefault(key, number)
     return found.problems
 
 
-def check_brat(files: Iterable[SourceFile], texts: dict[str, str], split_name: str
-               ) -> list[Problem]:
+def check_brat(
+    files: Iterable[SourceFile], texts: dict[str, str], split_name: str
+) -> list[Problem]:
     """The ``.ann`` files: named by known tweets, one per tweet, well-formed ``T`` lines."""
     problems: list[Problem] = []
     first_file: dict[str, str] = {}
@@ -238,12 +272,16 @@ def check_brat(files: Iterable[SourceFile], texts: dict[str, str], split_name: s
         found = _Findings(file.where)
         tweet_id = file.stem
         if tweet_id in first_file:
-            found.error(None, f"a second, different .ann file for tweet {tweet_id} "
-                              f"(first: {first_file[tweet_id]})")
+            found.error(
+                None,
+                f"a second, different .ann file for tweet {tweet_id} "
+                f"(first: {first_file[tweet_id]})",
+            )
         first_file.setdefault(tweet_id, file.where)
         if tweet_id not in texts:
-            found.error(None, f"tweet {tweet_id!r} (from the file name) is not in split "
-                              f"'{split_name}'")
+            found.error(
+                None, f"tweet {tweet_id!r} (from the file name) is not in split '{split_name}'"
+            )
             problems += found.problems
             continue
         rows, notes = read_ann(file.text, file.where)
@@ -251,13 +289,13 @@ def check_brat(files: Iterable[SourceFile], texts: dict[str, str], split_name: s
         seen: dict[tuple[int, int, str], int] = {}
         for row in rows:
             _check_type(found, row.line, row.type)
-            offsets = _check_offsets(found, row.line, row.begin, row.end, texts[tweet_id],
-                                     row.mention)
+            offsets = _check_offsets(
+                found, row.line, row.begin, row.end, texts[tweet_id], row.mention
+            )
             if offsets is not None:
                 key = (*offsets, row.type)
                 if key in seen:
-                    found.warning(row.line, f"duplicate of line {seen[key]}; it would count "
-                                            "twice")
+                    found.warning(row.line, f"duplicate of line {seen[key]}; it would count twice")
                 seen.setdefault(key, row.line)
         problems += sorted(found.problems, key=lambda p: p.line or 0)
     return problems

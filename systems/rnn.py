@@ -477,9 +477,7 @@ class RnnSystem(NeuralSystem):
     # -- vocabularies and model ------------------------------------------------------------
 
     @classmethod
-    def untrained(
-        cls, config: RnnConfig, words: Sequence[str], chars: Sequence[str]
-    ) -> RnnSystem:
+    def untrained(cls, config: RnnConfig, words: Sequence[str], chars: Sequence[str]) -> RnnSystem:
         """A system with the given vocabularies and freshly initialised weights.
 
         Benchmarks use it to time Table 3's architecture at the paper's vocabulary size:

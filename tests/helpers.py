@@ -50,8 +50,9 @@ def tiny_split() -> Split:
     return make_split(TINY_TEXTS, TINY_GOLD)
 
 
-def predict(tweet_id: str, spans: Iterable[tuple[int, int, str]], label: int | None = None
-            ) -> Prediction:
+def predict(
+    tweet_id: str, spans: Iterable[tuple[int, int, str]], label: int | None = None
+) -> Prediction:
     return Prediction.from_spans(tweet_id, [Span(b, e, t) for b, e, t in spans], label)
 
 

@@ -34,8 +34,9 @@ def run(*args: str):
 def corpus(tmp_path):
     """The tiny split as a ProfNER-layout zip (valid) plus a train split."""
     tweets = {tid: (text, TINY_GOLD[tid]) for tid, text in TINY_TEXTS.items()}
-    folder = write_corpus(tmp_path / "corpus", {"valid": tweets,
-                                                "train": {"900": ("Soy médico", [(4, 10, P)])}})
+    folder = write_corpus(
+        tmp_path / "corpus", {"valid": tweets, "train": {"900": ("Soy médico", [(4, 10, P)])}}
+    )
     return zip_folder(folder, tmp_path / "profner.zip")
 
 
@@ -112,11 +113,17 @@ def test_score_split_option(corpus, tmp_path):
     [
         (lambda d: None, "no such file or folder"),
         (lambda d: (d.mkdir(), (d / "x.tsv").write_bytes(b"")), "x.tsv: empty file"),
-        (lambda d: (d.mkdir(), (d / "x.tsv").write_bytes(HEADER_7A.encode() + b"\n100\t\xff\n")),
-         "x.tsv:2: not valid UTF-8"),
-        (lambda d: (write_lines(d / "a.tsv", [HEADER_7A, "100\t1"]),
-                    write_lines(d / "b.tsv", [HEADER_7A, "100\t0"])),
-         "two different task 7a submission files"),
+        (
+            lambda d: (d.mkdir(), (d / "x.tsv").write_bytes(HEADER_7A.encode() + b"\n100\t\xff\n")),
+            "x.tsv:2: not valid UTF-8",
+        ),
+        (
+            lambda d: (
+                write_lines(d / "a.tsv", [HEADER_7A, "100\t1"]),
+                write_lines(d / "b.tsv", [HEADER_7A, "100\t0"]),
+            ),
+            "two different task 7a submission files",
+        ),
     ],
 )
 def test_score_errors_are_one_line_with_exit_2(tmp_path, corpus, make, message):
@@ -145,8 +152,14 @@ def test_warnings_are_grouped_unless_all_warnings(corpus, tmp_path):
 def test_score_help_documents_the_metrics():
     result = run("score", "--help")
     assert result.exit_code == 0
-    for words in ("bug-compatible", "relaxed_typed", "strict", "per_type", "--json",
-                  "counts as label 0"):
+    for words in (
+        "bug-compatible",
+        "relaxed_typed",
+        "strict",
+        "per_type",
+        "--json",
+        "counts as label 0",
+    ):
         assert words in result.stdout
 
 
@@ -157,15 +170,19 @@ def test_validate_submission_with_only_warnings_exits_0(corpus, preds):
     tsv = preds["7b"]
     assert lines[0] == f"{tsv}:3: warning: duplicate of line 2; the official scorer counts it twice"
     # brat.zip carries the same predictions: each problem shows up there too
-    assert f"{tsv}:6: warning: type ACTIVIDAD is not evaluated; the official scorer ignores " \
-           "the row" in lines
-    assert lines[-1] == (f"{preds['7a'].parent}: valid: 0 error(s), 4 warning(s) against "
-                         "split 'valid' (3 tweets)")
+    assert (
+        f"{tsv}:6: warning: type ACTIVIDAD is not evaluated; the official scorer ignores "
+        "the row" in lines
+    )
+    assert lines[-1] == (
+        f"{preds['7a'].parent}: valid: 0 error(s), 4 warning(s) against split 'valid' (3 tweets)"
+    )
 
 
 def test_validate_errors_exit_1_with_located_lines(corpus, tmp_path):
-    path = write_lines(tmp_path / "p" / "task7b.tsv",
-                       [HEADER_7B, "100\t9\t16\tSITUACION LABORAL\tmédicos"])
+    path = write_lines(
+        tmp_path / "p" / "task7b.tsv", [HEADER_7B, "100\t9\t16\tSITUACION LABORAL\tmédicos"]
+    )
     result = run("validate", tmp_path / "p", "--gold", corpus)
     assert result.exit_code == 1
     assert result.stdout.split("\n")[0] == (
@@ -178,5 +195,7 @@ def test_validate_errors_exit_1_with_located_lines(corpus, tmp_path):
 def test_validate_needs_a_corpus(tmp_path, preds):
     result = run("validate", preds["7a"], "--gold", tmp_path)
     assert result.exit_code == 2
-    assert result.stderr.startswith("harness: error: ") and "not a ProfNER-style corpus" in \
-        result.stderr
+    assert (
+        result.stderr.startswith("harness: error: ")
+        and "not a ProfNER-style corpus" in result.stderr
+    )

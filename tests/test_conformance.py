@@ -19,9 +19,11 @@ from tests.helpers import CONFORMANCE, REFERENCE_PREDICTIONS, SHARED_DATA
 
 pytestmark = [
     pytest.mark.shared_data,
-    pytest.mark.skipif(not SHARED_DATA.is_dir(),
-                       reason=f"shared data not found at {SHARED_DATA} (the real ProfNER corpus "
-                              "and the official conformance suite live there)"),
+    pytest.mark.skipif(
+        not SHARED_DATA.is_dir(),
+        reason=f"shared data not found at {SHARED_DATA} (the real ProfNER corpus "
+        "and the official conformance suite live there)",
+    ),
 ]
 PROFNER_ZIP = SHARED_DATA / "profner.zip"
 SUBMISSIONS = [2, 3, 4, 5, 6, 7, 8, 9, 10]
@@ -83,8 +85,11 @@ def test_cli_json_reports_the_official_figures():
 def _as_predictions(labels, entities):
     """Prediction objects holding exactly a file's rows (duplicates included)."""
     return [
-        Prediction(tweet_id, labels.get(tweet_id, 0),
-                   tuple(Span(e.begin, e.end, e.type) for e in entities.get(tweet_id, [])))
+        Prediction(
+            tweet_id,
+            labels.get(tweet_id, 0),
+            tuple(Span(e.begin, e.end, e.type) for e in entities.get(tweet_id, [])),
+        )
         for tweet_id in labels
     ]
 

@@ -117,8 +117,9 @@ def test_per_type_breakdown_sums_to_the_typed_metrics():
 
 
 def test_tweets_are_matched_separately():
-    scores = score_7b({"a": [Entity(0, 5, P)], "b": []}, {"a": [], "b": [Entity(0, 5, P)]},
-                      ["a", "b"])
+    scores = score_7b(
+        {"a": [Entity(0, 5, P)], "b": []}, {"a": [], "b": [Entity(0, 5, P)]}, ["a", "b"]
+    )
     assert counts(scores.strict) == (0, 1, 1)
     assert (scores.gold_entities, scores.predicted_entities) == (1, 1)
 
@@ -155,15 +156,17 @@ def test_7a_counts_missing_tweets_as_negative_and_warns():
     report = score(gold, output)
     assert counts(report.task7a) == (1, 1, 1)
     assert report.task7b is None
-    assert any("2 tweet(s) of the split have no 7a prediction" in n.message
-               for n in report.warnings)
+    assert any(
+        "2 tweet(s) of the split have no 7a prediction" in n.message for n in report.warnings
+    )
     assert score_7a({"a": 1}, {}, ["a"]).fn == 1
 
 
 def test_official_lines_order_and_spacing():
     report = score(
-        GoldStandard("g", ("a", "b"), labels={"a": 1, "b": 0},
-                     entities={"a": [Entity(0, 3, P)], "b": []}),
+        GoldStandard(
+            "g", ("a", "b"), labels={"a": 1, "b": 0}, entities={"a": [Entity(0, 3, P)], "b": []}
+        ),
         SystemOutput("p", labels={"a": 1, "b": 1}, entities={"a": [Entity(0, 3, P)], "b": []}),
     )
     assert official_lines(report) == [
@@ -182,8 +185,9 @@ def test_official_lines_order_and_spacing():
 
 
 def test_report_dict_has_exactly_the_documented_shape():
-    report = score_predictions([predict("100", [(9, 16, P)]), predict("200", []),
-                                predict("300", [])], tiny_split())
+    report = score_predictions(
+        [predict("100", [(9, 16, P)]), predict("200", []), predict("300", [])], tiny_split()
+    )
     shape = report.as_dict()
     metric_keys = {"tp", "fp", "fn", "precision", "recall", "f1"}
     assert set(shape) == {"7a", "7b"}
@@ -208,20 +212,25 @@ def test_a_task_without_gold_is_absent_and_reported():
 
 
 def test_parse_7b_skips_and_warns_with_line_numbers():
-    text = "\n".join([
-        HEADER_7B,                                  # 1 header: skipped silently
-        "a\t0\t3\tPROFESION\tabc",                  # 2 kept
-        "a\t0\t3\tPROFESION",                       # 3 four fields
-        "zzz\t0\t3\tPROFESION\tabc",                # 4 unknown tweet
-        "a\t4\t9\tSITUACION LABORAL\tdefgh",        # 5 typo'd type
-        "a\t4\t9\tACTIVIDAD\tdefgh",                # 6 not evaluated
-        "b\t-\t-\t-\t-",                            # 7 no-entity row: silent
-        "a\tx\t3\tPROFESION\tabc",                  # 8 non-integer offset
-        "  a \t 0\t3 \t PROFESION\r",               # 9 four fields, a CR is no fifth
-        "a\t0\t3\tPROFESION\tabc",                  # 10 duplicate: kept
-        "",                                         # 11 empty line
-        " b \t 1 \t 2 \t SITUACION_LABORAL \t x\r",  # 12 stripped fields, CRLF
-    ]) + "\n"
+    text = (
+        "\n".join(
+            [
+                HEADER_7B,  # 1 header: skipped silently
+                "a\t0\t3\tPROFESION\tabc",  # 2 kept
+                "a\t0\t3\tPROFESION",  # 3 four fields
+                "zzz\t0\t3\tPROFESION\tabc",  # 4 unknown tweet
+                "a\t4\t9\tSITUACION LABORAL\tdefgh",  # 5 typo'd type
+                "a\t4\t9\tACTIVIDAD\tdefgh",  # 6 not evaluated
+                "b\t-\t-\t-\t-",  # 7 no-entity row: silent
+                "a\tx\t3\tPROFESION\tabc",  # 8 non-integer offset
+                "  a \t 0\t3 \t PROFESION\r",  # 9 four fields, a CR is no fifth
+                "a\t0\t3\tPROFESION\tabc",  # 10 duplicate: kept
+                "",  # 11 empty line
+                " b \t 1 \t 2 \t SITUACION_LABORAL \t x\r",  # 12 stripped fields, CRLF
+            ]
+        )
+        + "\n"
+    )
     table, notes = parse_7b(text, "pred.tsv", ["a", "b", "c"])
     assert table == {
         "a": [Entity(0, 3, P), Entity(0, 3, P)],
@@ -245,9 +254,21 @@ def test_parse_7b_accepts_a_byte_order_mark():
 
 
 def test_parse_7a_rules():
-    text = "\n".join([
-        HEADER_7A, "a\t1", "b\t0", "c\tyes", "zzz\t1", "a\t0", "d", "e\t1\t0",
-    ]) + "\n"
+    text = (
+        "\n".join(
+            [
+                HEADER_7A,
+                "a\t1",
+                "b\t0",
+                "c\tyes",
+                "zzz\t1",
+                "a\t0",
+                "d",
+                "e\t1\t0",
+            ]
+        )
+        + "\n"
+    )
     labels, notes = parse_7a(text, "7a.tsv", ["a", "b", "c", "d", "e"])
     assert labels == {"a": 0, "b": 0}
     by_line = {n.line: n.message for n in notes}
@@ -271,8 +292,9 @@ def _score_via_tsv(predictions: list[Prediction], split) -> dict:
 def test_in_memory_scoring_equals_scoring_the_written_files():
     predictions = [
         # duplicate span, an off-by-one span, a non-evaluated type
-        Prediction("100", 1, (Span(9, 16, P), Span(9, 16, P), Span(19, 28, P),
-                              Span(0, 3, "ACTIVIDAD"))),
+        Prediction(
+            "100", 1, (Span(9, 16, P), Span(9, 16, P), Span(19, 28, P), Span(0, 3, "ACTIVIDAD"))
+        ),
         # wrong type for a gold span, plus a span crossing the newline
         Prediction("200", 0, (Span(0, 11, P), Span(4, 17, S))),
         predict("300", [(0, 4, S)]),
@@ -284,8 +306,9 @@ def test_in_memory_scoring_equals_scoring_the_written_files():
 
 
 def test_in_memory_scoring_skips_unknown_tweets_with_a_warning():
-    report = score_predictions([predict("999", [(0, 1, P)]), *(
-        predict(t, []) for t in TINY_TEXTS)], tiny_split())
+    report = score_predictions(
+        [predict("999", [(0, 1, P)]), *(predict(t, []) for t in TINY_TEXTS)], tiny_split()
+    )
     assert any("tweet 999 is not in the split" in n.message for n in report.warnings)
     assert report.task7b.predicted_entities == 0
 
@@ -302,6 +325,7 @@ def test_scoring_and_submissions_import_without_torch():
         "print(heavy)\n"
         "sys.exit(1 if heavy else 0)\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
-                            text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stdout + result.stderr

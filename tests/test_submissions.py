@@ -164,12 +164,18 @@ def test_nested_codalab_zips_in_a_folder_are_read(tmp_path, written):
 
 
 def test_two_different_tsvs_for_one_task_in_a_zip_is_an_error(tmp_path):
-    archive = make_zip(tmp_path / "preds.zip", {
-        "a.tsv": f"{HEADER_7B}\n100\t9\t16\tPROFESION\tmédicos\n",
-        "b.tsv": f"{HEADER_7B}\n100\t19\t29\tPROFESION\tenfermeras\n",
-    })
-    with pytest.raises(HarnessError, match=r"two different task 7b submission files: .*a\.tsv "
-                                           r"and .*b\.tsv"):
+    archive = make_zip(
+        tmp_path / "preds.zip",
+        {
+            "a.tsv": f"{HEADER_7B}\n100\t9\t16\tPROFESION\tmédicos\n",
+            "b.tsv": f"{HEADER_7B}\n100\t19\t29\tPROFESION\tenfermeras\n",
+        },
+    )
+    with pytest.raises(
+        HarnessError,
+        match=r"two different task 7b submission files: .*a\.tsv "
+        r"and .*b\.tsv",
+    ):
         read_system_output(archive, IDS)
 
 
@@ -183,8 +189,11 @@ def test_identical_copies_count_once(tmp_path):
     ("name", "data", "message"),
     [
         ("task7b.tsv", b"", r"task7b\.tsv: empty file"),
-        ("task7b.tsv", (HEADER_7B + "\n100\t1\t2\tPROFESION\t\xe9\n").encode("latin-1"),
-         r"task7b\.tsv:2: not valid UTF-8"),
+        (
+            "task7b.tsv",
+            (HEADER_7B + "\n100\t1\t2\tPROFESION\t\xe9\n").encode("latin-1"),
+            r"task7b\.tsv:2: not valid UTF-8",
+        ),
         ("README.md", b"hello", "no submission found"),
     ],
 )
@@ -203,8 +212,9 @@ def test_missing_path_and_broken_nested_zip(tmp_path):
 
 
 def test_brat_predictions_score_like_the_tsv(tmp_path):
-    (tmp_path / "100.ann").write_text("T1\tPROFESION 9 16\tmédicos\n#1\tnote\n"
-                                      "T2\tPROFESION 1 2;4 5\tx y\n", encoding="utf-8")
+    (tmp_path / "100.ann").write_text(
+        "T1\tPROFESION 9 16\tmédicos\n#1\tnote\nT2\tPROFESION 1 2;4 5\tx y\n", encoding="utf-8"
+    )
     (tmp_path / "999.ann").write_text("T1\tPROFESION 0 1\tL\n", encoding="utf-8")
     output = read_system_output(tmp_path, IDS)
     assert output.entities == {"100": [Entity(9, 16, P)], "200": [], "300": []}
@@ -215,8 +225,10 @@ def test_brat_predictions_score_like_the_tsv(tmp_path):
 
 
 def test_gold_folder_of_tsvs(tmp_path):
-    write_lines(tmp_path / "gold" / "7b.tsv",
-                [HEADER_7B, "a\t0\t3\tPROFESION\tabc", "b\t-\t-\t-\t-", "a\t5\t6\tACTIVIDAD\tx"])
+    write_lines(
+        tmp_path / "gold" / "7b.tsv",
+        [HEADER_7B, "a\t0\t3\tPROFESION\tabc", "b\t-\t-\t-\t-", "a\t5\t6\tACTIVIDAD\tx"],
+    )
     gold, split = load_gold(tmp_path / "gold")
     assert split is None
     assert gold.tweet_ids == ("a", "b") and gold.labels is None
@@ -244,19 +256,24 @@ def test_written_submissions_validate_cleanly(written):
 
 
 def test_validate_7b_error_classes(tmp_path):
-    found = problems_of(tmp_path, {"task7b.tsv": [
-        HEADER_7B,
-        "100\t9\t16\tPROFESION",                      # 2 column count
-        "100\t9\tx\tPROFESION\tmédicos",              # 3 offsets
-        "100\t30\t60\tPROFESION\tenfermeras",         # 4 outside the text
-        "100\t10\t17\tPROFESION\tmédicos",            # 5 extraction mismatch
-        "100\t9\t16\tSITUACION LABORAL\tmédicos",     # 6 unknown type
-        "100\t9\t16\tACTIVIDAD\tmédicos",             # 7 not evaluated: warning
-        "999\t0\t1\tPROFESION\tx",                    # 8 unknown tweet
-        "100\t19\t29\tPROFESION\tenfermeras",         # 9 fine
-        "100\t19\t29\tPROFESION\tenfermeras",         # 10 duplicate: warning
-        "300\t-\t-\t-\t-",                            # 11 fine
-    ]})
+    found = problems_of(
+        tmp_path,
+        {
+            "task7b.tsv": [
+                HEADER_7B,
+                "100\t9\t16\tPROFESION",  # 2 column count
+                "100\t9\tx\tPROFESION\tmédicos",  # 3 offsets
+                "100\t30\t60\tPROFESION\tenfermeras",  # 4 outside the text
+                "100\t10\t17\tPROFESION\tmédicos",  # 5 extraction mismatch
+                "100\t9\t16\tSITUACION LABORAL\tmédicos",  # 6 unknown type
+                "100\t9\t16\tACTIVIDAD\tmédicos",  # 7 not evaluated: warning
+                "999\t0\t1\tPROFESION\tx",  # 8 unknown tweet
+                "100\t19\t29\tPROFESION\tenfermeras",  # 9 fine
+                "100\t19\t29\tPROFESION\tenfermeras",  # 10 duplicate: warning
+                "300\t-\t-\t-\t-",  # 11 fine
+            ]
+        },
+    )
     where = str(tmp_path / "preds" / "task7b.tsv")
     assert found == [
         f"{where}:2: error: expected 5 tab-separated fields, got 4",
@@ -266,21 +283,29 @@ def test_validate_7b_error_classes(tmp_path):
         " it occurs at 9-16 (offsets count Unicode code points, end exclusive)",
         f"{where}:6: error: unknown type 'SITUACION LABORAL' (did you mean SITUACION_LABORAL?);"
         " the official scorer silently drops the row",
-        f"{where}:7: warning: type ACTIVIDAD is not evaluated; the official scorer ignores "
-        "the row",
+        f"{where}:7: warning: type ACTIVIDAD is not evaluated; the official scorer ignores the row",
         f"{where}:8: error: tweet '999' is not in split 'valid'",
         f"{where}:10: warning: duplicate of line 9; the official scorer counts it twice",
     ]
 
 
 def test_validate_7a_error_classes(tmp_path):
-    found = problems_of(tmp_path, {"task7a.tsv": [
-        "Tweet_ID\tLabel", "100\t1", "100\t0", "200\tsi", "999\t1", "200",
-    ]})
+    found = problems_of(
+        tmp_path,
+        {
+            "task7a.tsv": [
+                "Tweet_ID\tLabel",
+                "100\t1",
+                "100\t0",
+                "200\tsi",
+                "999\t1",
+                "200",
+            ]
+        },
+    )
     where = str(tmp_path / "preds" / "task7a.tsv")
     assert found == [
-        f"{where}:1: warning: header should be exactly 'tweet_id\\tlabel', got "
-        "'Tweet_ID\\tLabel'",
+        f"{where}:1: warning: header should be exactly 'tweet_id\\tlabel', got 'Tweet_ID\\tLabel'",
         f"{where}:3: error: tweet 100 listed again (first at line 2)",
         f"{where}:4: error: label must be 0 or 1, got 'si'",
         f"{where}:5: error: tweet '999' is not in split 'valid'",
@@ -295,7 +320,9 @@ def test_validate_brat_error_classes(tmp_path):
     folder.mkdir()
     (folder / "100.ann").write_text(
         "T1\tPROFESION 9 16\tmédicos\nT2\tPROFESION 1 2;4 5\tx y\nT3\tPROFESSION 19 29\t"
-        "enfermeras\nT4\tPROFESION 19 29\tenfermera\n", encoding="utf-8")
+        "enfermeras\nT4\tPROFESION 19 29\tenfermera\n",
+        encoding="utf-8",
+    )
     (folder / "999.ann").write_text("", encoding="utf-8")
     found = [str(p) for p in validate(folder, tiny_split())]
     ann = str(folder / "100.ann")
@@ -309,16 +336,23 @@ def test_validate_brat_error_classes(tmp_path):
 
 
 def test_validate_layout_problems(tmp_path):
-    two = make_zip(tmp_path / "two.zip", {
-        "task7a.tsv": f"{HEADER_7A}\n100\t1\n200\t1\n300\t0\n",
-        "sub/task7b.tsv": f"{HEADER_7B}\n300\t-\t-\t-\t-\n",
-        "other.tsv": f"{HEADER_7B}\n200\t-\t-\t-\t-\n",
-    })
+    two = make_zip(
+        tmp_path / "two.zip",
+        {
+            "task7a.tsv": f"{HEADER_7A}\n100\t1\n200\t1\n300\t0\n",
+            "sub/task7b.tsv": f"{HEADER_7B}\n300\t-\t-\t-\t-\n",
+            "other.tsv": f"{HEADER_7B}\n200\t-\t-\t-\t-\n",
+        },
+    )
     found = [str(p) for p in validate(two, tiny_split())]
-    assert f"{two}: error: 2 different task 7b files: {two}:other.tsv, {two}:sub/task7b.tsv; " \
-           "keep exactly one" in found
-    assert f"{two}:sub/task7b.tsv: warning: not at the root of its zip, where CodaLab " \
-           "expects it" in found
+    assert (
+        f"{two}: error: 2 different task 7b files: {two}:other.tsv, {two}:sub/task7b.tsv; "
+        "keep exactly one" in found
+    )
+    assert (
+        f"{two}:sub/task7b.tsv: warning: not at the root of its zip, where CodaLab "
+        "expects it" in found
+    )
     assert any("holds both 7a and 7b files" in p for p in found)
 
 

@@ -52,13 +52,24 @@ def _echo_report(report: ScoreReport, as_json: bool) -> None:
 @click.command("score")
 @click.argument("preds", type=click.Path(path_type=Path))
 @click.argument("gold", type=click.Path(path_type=Path))
-@click.option("--split", default="valid", show_default=True,
-              help="Split of the GOLD corpus to score against (unused for gold TSVs).")
-@click.option("--json", "as_json", is_flag=True,
-              help="Print one JSON object with every figure instead of the tables.")
-@click.option("--all-warnings", is_flag=True,
-              help="Print every warning on its own line instead of one line per kind "
-              f"(at most {SHOWN_WARNINGS} kinds).")
+@click.option(
+    "--split",
+    default="valid",
+    show_default=True,
+    help="Split of the GOLD corpus to score against (unused for gold TSVs).",
+)
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print one JSON object with every figure instead of the tables.",
+)
+@click.option(
+    "--all-warnings",
+    is_flag=True,
+    help="Print every warning on its own line instead of one line per kind "
+    f"(at most {SHOWN_WARNINGS} kinds).",
+)
 def command(preds: Path, gold: Path, split: str, as_json: bool, all_warnings: bool) -> None:
     """Score a ProfNER submission exactly as the official CodaLab scorer did.
 

@@ -13,11 +13,20 @@ from submissions import validate
 
 @click.command("validate")
 @click.argument("preds", type=click.Path(path_type=Path))
-@click.option("--gold", "corpus", required=True, type=click.Path(path_type=Path),
-              help="The ProfNER corpus holding the split's tweet texts: a zip or folder, or "
-              "'sample' / 'profner' as for --data elsewhere.")
-@click.option("--split", default="valid", show_default=True,
-              help="The split the submission is for; it needs texts, not gold.")
+@click.option(
+    "--gold",
+    "corpus",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="The ProfNER corpus holding the split's tweet texts: a zip or folder, or "
+    "'sample' / 'profner' as for --data elsewhere.",
+)
+@click.option(
+    "--split",
+    default="valid",
+    show_default=True,
+    help="The split the submission is for; it needs texts, not gold.",
+)
 @click.pass_context
 def command(ctx: click.Context, preds: Path, corpus: Path, split: str) -> None:
     """Check a submission against the tweets it is for, before uploading it.
@@ -47,6 +56,8 @@ def command(ctx: click.Context, preds: Path, corpus: Path, split: str) -> None:
     errors = sum(p.severity == "error" for p in problems)
     warnings = len(problems) - errors
     verdict = "not valid" if errors else "valid"
-    click.echo(f"{preds}: {verdict}: {errors} error(s), {warnings} warning(s) "
-               f"against split '{split}' ({len(tweets)} tweets)")
+    click.echo(
+        f"{preds}: {verdict}: {errors} error(s), {warnings} warning(s) "
+        f"against split '{split}' ({len(tweets)} tweets)"
+    )
     ctx.exit(1 if errors else 0)
