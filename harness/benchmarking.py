@@ -182,9 +182,10 @@ def machine_description() -> str:
                 break
     except OSError:
         pass
+    threads = torch.get_num_threads()
     return (
         f"{model}, {os.cpu_count()} cores, torch {torch.__version__} "
-        f"({torch.get_num_threads()} threads), Python {platform.python_version()}"
+        f"({threads} thread{'s' if threads != 1 else ''}), Python {platform.python_version()}"
     )
 
 
