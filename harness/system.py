@@ -24,6 +24,10 @@ from harness.fileio import atomic_write_text
 from harness.tweets import EVALUATED_TYPES, Prediction, Tweet
 
 SYSTEM_FILE = "system.json"
+#: CPU inference paths (``System.use_precision``): plain PyTorch, accuracy-preserving int8
+#: (first encoder block, down-projections and task heads stay fp32), int8 of every Linear
+#: layer, and bfloat16 on CPUs that compute it natively.
+PRECISIONS = ("fp32", "int8", "int8-full", "bf16")
 S = TypeVar("S", bound="System")
 
 

@@ -20,8 +20,8 @@ from harness.benchmarking import (
 from harness.commands.common import data_option
 from harness.datasets import resolve
 from harness.fileio import atomic_write_text
+from harness.system import PRECISIONS
 
-PRECISIONS = ("fp32", "int8", "bf16")
 REFERENCES = ("transformer", "rnn")
 
 
@@ -40,9 +40,10 @@ REFERENCES = ("transformer", "rnn")
     "precisions",
     multiple=True,
     type=click.Choice(PRECISIONS),
-    help="Inference path(s) to time: fp32 (plain PyTorch), int8 (dynamic "
-    "quantisation of Linear/GRU/LSTM), bf16 (CPUs with native bfloat16 only). "
-    "[default: fp32 and int8]",
+    help="Inference path(s) to time: fp32 (plain PyTorch), int8 (dynamic int8 "
+    "quantisation keeping F1: GRU/LSTM and the encoder's Linear layers except its first "
+    "block and down-projections), int8-full (every Linear layer too: faster, costs F1), "
+    "bf16 (CPUs with native bfloat16 only). [default: fp32 and int8]",
 )
 @click.option("--rounds", default=30, show_default=True, help="Timed calls per figure.")
 @click.option("--warmup", default=3, show_default=True, help="Untimed calls before timing.")

@@ -11,6 +11,7 @@ from harness import registry
 from harness.commands.common import all_types_option, data_option, open_corpus
 from harness.datasets import resolve
 from harness.runner import score_written, summary_line, write_predictions
+from harness.system import PRECISIONS
 
 
 @click.command("predict")
@@ -23,9 +24,24 @@ from harness.runner import score_written, summary_line, write_predictions
     required=True,
     help="Folder for task7a.tsv, task7b.tsv, the CodaLab zips and brat.zip.",
 )
+@click.option(
+    "--precision",
+    type=click.Choice(PRECISIONS),
+    default="fp32",
+    show_default=True,
+    help="CPU inference path: int8 is the fast one that keeps F1 (see 'harness bench').",
+)
 @all_types_option
 @click.option("--progress/--no-progress", default=True, show_default=True)
-def command(model: Path, data: str, split: str, out: Path, all_types: bool, progress: bool) -> None:
+def command(
+    model: Path,
+    data: str,
+    split: str,
+    out: Path,
+    precision: str,
+    all_types: bool,
+    progress: bool,
+) -> None:
     """Predict a split with a saved model (a run's model/ folder) and write submissions.
 
     Use it for the test or background set after training the final model with
@@ -35,8 +51,11 @@ def command(model: Path, data: str, split: str, out: Path, all_types: bool, prog
     \b
     Example:
       harness predict runs/final/model --data profner_test.zip --split test --out preds/
+      harness predict runs/rnn/model --data profner.zip --split valid --precision int8 --out p/
     """
     system = registry.load_saved(model)
+    if precision != "fp32":
+        system.use_precision(precision)
     system.show_progress = progress
     corpus = open_corpus(data, all_types)
     chosen = corpus.split(split)

@@ -297,7 +297,7 @@ class NeuralSystem(System):
         return system
 
     def use_precision(self, precision: str) -> NeuralSystem:
-        """Switch a loaded system to the fast CPU path (``int8``/``bf16``) for prediction."""
+        """Switch a loaded system to a fast CPU path for prediction (see ``PRECISIONS``)."""
         from systems.neural.inference import optimize_for_cpu
 
         self.model = optimize_for_cpu(self._model(), precision)

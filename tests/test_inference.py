@@ -1,0 +1,147 @@
+"""The fast CPU path (``use_precision``): which layers int8 quantises, and that a
+quantised model still predicts through the CLI."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from click.testing import CliRunner
+from torch import nn
+from torch.ao.nn.quantized import dynamic as quantized
+
+from harness.cli import main
+from harness.corpus import load_corpus
+from harness.datasets import SAMPLE_CORPUS
+from harness.errors import HarnessError
+from systems.neural.examples import make_examples
+from systems.neural.inference import int8_linear_layers, optimize_for_cpu, transformer_blocks
+from systems.rnn import RnnConfig, RnnSystem
+from systems.transformer import TransformerConfig, TransformerSystem
+from tests.tiny_bert import save_tiny_bert
+
+SMALL_RNN = {
+    "word_dim": 12,
+    "char_dim": 6,
+    "char_hidden": 5,
+    "encoder_hidden": 16,
+    "pooler_hidden": 7,
+    "feedforward": 9,
+    "min_count": 1,
+}
+
+
+@pytest.fixture(scope="module")
+def corpus():
+    return load_corpus(SAMPLE_CORPUS)
+
+
+@pytest.fixture(scope="module")
+def transformer(corpus, tmp_path_factory) -> TransformerSystem:
+    """An untrained System 1 over a three-block tiny BERT (real module names and shapes)."""
+    tweets = corpus.split("train").tweets
+    folder = save_tiny_bert(
+        tmp_path_factory.mktemp("tiny") / "bert",
+        [t.text for t in tweets],
+        num_hidden_layers=3,
+    )
+    system = TransformerSystem(TransformerConfig(model=str(folder)))
+    torch.manual_seed(0)
+    system.architecture = system.build(make_examples(tweets, system.codec, with_gold=True))
+    system.model.eval()
+    return system
+
+
+def names_of(model: nn.Module, kind: type) -> set[str]:
+    return {name for name, module in model.named_modules() if type(module) is kind}
+
+
+def test_int8_spares_the_first_block_the_down_projections_and_the_heads(transformer):
+    model = transformer.model
+    blocks = [name for name, _ in transformer_blocks(model)]
+    assert blocks == [f"encoder.encoder.layer.{i}" for i in range(3)]
+    chosen = set(int8_linear_layers(model))
+    expected = {
+        f"encoder.encoder.layer.{i}.{leaf}"
+        for i in (1, 2)
+        for leaf in (
+            "attention.self.query",
+            "attention.self.key",
+            "attention.self.value",
+            "attention.output.dense",
+            "intermediate.dense",
+        )
+    }
+    assert chosen == expected
+    fp32 = {n for n in names_of(model, nn.Linear)}
+    assert "encoder.encoder.layer.1.output.dense" in fp32 - chosen  # down-projection
+    assert {"pooler", "tagger.classifier"} <= fp32 - chosen  # task heads
+
+
+def test_int8_and_int8_full_quantise_the_planned_layers(transformer, corpus):
+    tweets = corpus.split("valid").tweets[:8]
+    reference = transformer.model
+    int8 = optimize_for_cpu(reference, "int8")
+    assert names_of(int8, quantized.Linear) == set(int8_linear_layers(reference))
+    assert "encoder.encoder.layer.0.attention.self.query" in names_of(int8, nn.Linear)
+
+    full = optimize_for_cpu(reference, "int8-full")
+    assert not names_of(full, nn.Linear)  # every Linear layer quantised
+    assert type(reference.pooler) is nn.Linear  # the fp32 model is left intact
+
+    try:
+        for model in (int8, full):
+            transformer.model = model
+            predictions = transformer.predict(tweets)
+            assert [p.tweet_id for p in predictions] == [t.id for t in tweets]
+    finally:
+        transformer.model = reference
+
+
+def test_quantised_encoder_stays_close_to_fp32(transformer, corpus):
+    """Same input, hidden states of the int8 encoder within a few percent of fp32."""
+    tweets = corpus.split("valid").tweets[:4]
+    ids = transformer.tokenizer([t.text for t in tweets], padding=True, return_tensors="pt")
+    with torch.no_grad():
+        exact = transformer.model.encoder(**ids).last_hidden_state
+        approx = optimize_for_cpu(transformer.model, "int8").encoder(**ids).last_hidden_state
+    relative = (approx - exact).norm() / exact.norm()
+    assert 0 < relative < 0.05
+
+
+def test_rnn_int8_quantises_the_recurrent_layers_only(corpus):
+    tweets = corpus.split("train").tweets
+    system = RnnSystem(RnnConfig(**SMALL_RNN))
+    system.architecture = system.build(make_examples(tweets, system.codec, with_gold=True))
+    recurrent = names_of(system.model, nn.GRU) | names_of(system.model, nn.LSTM)
+    linear = names_of(system.model, nn.Linear)
+    model = optimize_for_cpu(system.model, "int8")
+    assert len(recurrent) == 3  # character BiGRU, word BiGRU, BiLSTM pooler
+    assert names_of(model, quantized.GRU) | names_of(model, quantized.LSTM) == recurrent
+    assert names_of(model, nn.Linear) == linear  # feed-forward and heads stay fp32
+
+
+def test_unknown_and_unsupported_precisions_are_one_line_errors(transformer):
+    with pytest.raises(HarnessError, match="unknown precision 'int4'"):
+        optimize_for_cpu(transformer.model, "int4")
+
+
+def test_predict_with_int8_from_the_cli(tmp_path):
+    run = tmp_path / "run"
+    options = [f"-o{k}={v}" for k, v in {**SMALL_RNN, "epochs": 1}.items()]
+    runner = CliRunner()
+    args = ["run", "--system", "rnn", "--out", str(run), "--no-progress", *options]
+    assert runner.invoke(main, args, catch_exceptions=False).exit_code == 0
+    out = tmp_path / "int8"
+    args = ["predict", str(run / "model"), "--split", "valid", "--precision", "int8"]
+    result = runner.invoke(main, [*args, "--out", str(out), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert "valid: 7a F1" in result.output and "7b strict F1" in result.output
+    assert (out / "task7b.tsv").is_file() and (out / "task7a.tsv").is_file()
+
+    lookup = tmp_path / "lookup"
+    args = ["run", "--system", "lookup", "--out", str(lookup), "--no-progress"]
+    assert runner.invoke(main, args, catch_exceptions=False).exit_code == 0
+    args = ["predict", str(lookup / "model"), "--precision", "int8", "--out", str(out)]
+    refused = runner.invoke(main, args)
+    assert refused.exit_code == 2
+    assert "lookup: no int8 inference path" in refused.output
