@@ -12,7 +12,7 @@ from benchmarks.conftest import TARGET_MS, enforce_targets, load, trained_runs
 from harness.benchmarking import is_untrained, model_folder, recorded_f1
 from systems.lookup import LookupSystem
 
-PRECISIONS = ("fp32", "int8")
+PRECISIONS = ("fp32", "int8", "int8-full")
 
 
 def record(benchmark, system, precision: str, tweet, untrained: bool) -> None:

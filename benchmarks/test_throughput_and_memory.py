@@ -20,7 +20,7 @@ from benchmarks.conftest import (
 )
 
 
-@pytest.mark.parametrize("precision", ["fp32", "int8"])
+@pytest.mark.parametrize("precision", ["fp32", "int8", "int8-full"])
 @pytest.mark.parametrize("name", ["transformer", "rnn"])
 def test_batch_throughput(benchmark, corpus, reference_folders, name, precision):
     everything = corpus.gold_split("train").tweets + corpus.gold_split("valid").tweets

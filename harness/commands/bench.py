@@ -43,7 +43,7 @@ REFERENCES = ("transformer", "rnn")
     help="Inference path(s) to time: fp32 (plain PyTorch), int8 (dynamic int8 "
     "quantisation keeping F1: GRU/LSTM and the encoder's Linear layers except its first "
     "block and down-projections), int8-full (every Linear layer too: faster, costs F1), "
-    "bf16 (CPUs with native bfloat16 only). [default: fp32 and int8]",
+    "bf16 (CPUs with native bfloat16 only). [default: fp32, int8, int8-full]",
 )
 @click.option("--rounds", default=30, show_default=True, help="Timed calls per figure.")
 @click.option("--warmup", default=3, show_default=True, help="Untimed calls before timing.")
@@ -99,7 +99,7 @@ def command(
 
     if threads:
         torch.set_num_threads(threads)
-    precisions = precisions or ("fp32", "int8")
+    precisions = precisions or ("fp32", "int8", "int8-full")
     if "fp32" not in precisions:
         precisions = ("fp32", *precisions)  # the baseline every ratio refers to
     if not runs and not references:
