@@ -21,7 +21,7 @@ from typing import Any
 from harness import registry
 from harness.corpus import Corpus, load_corpus
 from harness.errors import HarnessError
-from harness.latency import Latency, benchmark_tweets, measure
+from harness.latency import Latency, benchmark_tweets, measure_interleaved
 from harness.system import SYSTEM_FILE, System
 from harness.tweets import Tweet
 
@@ -114,35 +114,42 @@ def bench_model(
     corpus: Corpus | None = None,
     recorded: dict[str, float] | None = None,
 ) -> list[BenchRow]:
-    """One row per precision; F1 is re-scored on valid when ``corpus`` is given."""
-    rows: list[BenchRow] = []
-    baseline: float | None = None
+    """One row per precision; F1 is re-scored on valid when ``corpus`` is given.
+
+    All precisions are timed interleaved (``measure_interleaved``), so each ratio to fp32
+    compares calls made under the same machine load.
+    """
     # counted on the fp32 model: quantised layers keep packed weights, not Parameters
     parameters = registry.load_saved(folder).parameter_count()
+    systems: dict[str, System] = {}
     for precision in precisions:
         try:
-            system = load_for_cpu(folder, precision)
+            systems[precision] = load_for_cpu(folder, precision)
         except HarnessError as err:  # e.g. int8 for a dictionary: skip, keep the other rows
             log.warning("%s: %s skipped (%s)", source, precision, err)
-            continue
-        latency = {
-            kind: measure(partial(system.predict, [tweet]), rounds=rounds, warmup=warmup)
-            for kind, tweet in tweets.items()
-        }
+    calls = {
+        (precision, kind): partial(system.predict, [tweet])
+        for precision, system in systems.items()
+        for kind, tweet in tweets.items()
+    }
+    timed = measure_interleaved(calls, rounds=rounds, warmup=warmup)
+    untrained = is_untrained(folder)
+    baseline = timed[("fp32", "median")].mean_ms if "fp32" in systems else None
+    rows: list[BenchRow] = []
+    for precision, system in systems.items():
+        latency = {kind: timed[(precision, kind)] for kind in tweets}
         row = BenchRow(
             system=system.name,
             source=source,
             parameters=parameters,
             precision=precision,
-            untrained=is_untrained(folder),
+            untrained=untrained,
             latency=latency,
         )
-        if corpus is not None and not row.untrained:
+        if corpus is not None and not untrained:
             row.f1 = valid_f1(system, corpus)
         elif precision == "fp32" and recorded:
             row.f1 = dict(recorded)
-        if precision == "fp32":
-            baseline = latency["median"].mean_ms
         if baseline:
             row.ratio_to_fp32 = latency["median"].mean_ms / baseline
         rows.append(row)

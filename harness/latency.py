@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from harness.tweets import Tweet
+
+K = TypeVar("K")
 
 
 @dataclass(frozen=True)
@@ -33,24 +35,44 @@ class Latency:
         return f"{self.mean_ms:.1f} ± {self.std_ms:.1f} ms (median {self.median_ms:.1f})"
 
 
-def measure(call: Callable[[], object], rounds: int = 30, warmup: int = 3) -> Latency:
-    """Time ``call``: ``warmup`` untimed calls, then ``rounds`` timed ones."""
+def summarise(samples_ms: Sequence[float]) -> Latency:
+    if not samples_ms:
+        raise ValueError("no timed calls to summarise")
+    return Latency(
+        mean_ms=statistics.fmean(samples_ms),
+        std_ms=statistics.stdev(samples_ms) if len(samples_ms) > 1 else 0.0,
+        median_ms=statistics.median(samples_ms),
+        min_ms=min(samples_ms),
+        rounds=len(samples_ms),
+    )
+
+
+def measure_interleaved(
+    calls: Mapping[K, Callable[[], object]], rounds: int = 30, warmup: int = 3
+) -> dict[K, Latency]:
+    """Time several calls round-robin: each round calls every one of them once.
+
+    Interleaving is what makes ratios between them (int8 against fp32) trustworthy on a
+    shared machine: a burst of load from a neighbour slows every call of that round, not
+    all the rounds of one of them.
+    """
     if rounds < 1:
         raise ValueError("rounds must be at least 1")
-    for _ in range(warmup):
-        call()
-    samples = []
+    for call in calls.values():
+        for _ in range(warmup):
+            call()
+    samples: dict[K, list[float]] = {key: [] for key in calls}
     for _ in range(rounds):
-        started = time.perf_counter()
-        call()
-        samples.append((time.perf_counter() - started) * 1000)
-    return Latency(
-        mean_ms=statistics.fmean(samples),
-        std_ms=statistics.stdev(samples) if len(samples) > 1 else 0.0,
-        median_ms=statistics.median(samples),
-        min_ms=min(samples),
-        rounds=rounds,
-    )
+        for key, call in calls.items():
+            started = time.perf_counter()
+            call()
+            samples[key].append((time.perf_counter() - started) * 1000)
+    return {key: summarise(times) for key, times in samples.items()}
+
+
+def measure(call: Callable[[], object], rounds: int = 30, warmup: int = 3) -> Latency:
+    """Time ``call``: ``warmup`` untimed calls, then ``rounds`` timed ones."""
+    return measure_interleaved({None: call}, rounds, warmup)[None]
 
 
 def benchmark_tweets(tweets: Sequence[Tweet]) -> dict[str, Tweet]:

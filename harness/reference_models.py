@@ -45,6 +45,7 @@ def beto_sized_encoder(folder: Path, texts: Sequence[str], seed: int = 0) -> Pat
     from transformers import BertConfig, BertModel, BertTokenizerFast
 
     from systems.neural.subwords import DEFAULT_DUMMY
+    from systems.transformer import quiet_loading
 
     pieces = BertWordPieceTokenizer(lowercase=False, strip_accents=False, clean_text=True)
     pieces.train_from_iterator(
@@ -66,7 +67,8 @@ def beto_sized_encoder(folder: Path, texts: Sequence[str], seed: int = 0) -> Pat
     torch.manual_seed(seed)
     model = BertModel(BertConfig(**BETO_SHAPE))
     folder.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(str(folder))
+    with quiet_loading(show_progress=False):  # no shard-writing bar in a benchmark table
+        model.save_pretrained(str(folder))
     tokenizer.save_pretrained(str(folder))
     return folder
 

@@ -124,8 +124,8 @@ def detach_pooler(encoder: nn.Module) -> dict[str, torch.Tensor] | None:
 
 
 @contextlib.contextmanager
-def _quiet_loading(show_progress: bool) -> Iterator[None]:
-    """Hide transformers' weight-loading progress bar unless progress is wanted."""
+def quiet_loading(show_progress: bool) -> Iterator[None]:
+    """Hide transformers' loading and saving progress bars unless progress is wanted."""
     from transformers.utils import logging as hf_logging
 
     was_enabled = hf_logging.is_progress_bar_enabled()
@@ -179,7 +179,7 @@ def load_pretrained_encoder(name: str, show_progress: bool) -> tuple[nn.Module, 
     from transformers import AutoModel
 
     try:
-        with _quiet_loading(show_progress):
+        with quiet_loading(show_progress):
             encoder, info = AutoModel.from_pretrained(
                 name, output_loading_info=True, dtype=torch.float32
             )

@@ -1,0 +1,47 @@
+"""The timing helpers behind ``harness bench``: interleaving, statistics, tweet choice.
+
+No assertion here depends on how fast the machine is."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.latency import benchmark_tweets, measure, measure_interleaved, summarise
+from harness.tweets import Tweet
+
+
+def test_interleaved_calls_alternate_round_by_round_after_warmup():
+    log: list[str] = []
+    timed = measure_interleaved(
+        {"fp32": lambda: log.append("fp32"), "int8": lambda: log.append("int8")},
+        rounds=3,
+        warmup=2,
+    )
+    assert log[:4] == ["fp32", "fp32", "int8", "int8"]  # warm-up, untimed
+    assert log[4:] == ["fp32", "int8"] * 3  # one call of each per round
+    assert set(timed) == {"fp32", "int8"}
+    assert all(latency.rounds == 3 for latency in timed.values())
+
+
+def test_summary_statistics_of_known_samples():
+    latency = summarise([4.0, 1.0, 2.0, 3.0])
+    assert (latency.mean_ms, latency.median_ms, latency.min_ms) == (2.5, 2.5, 1.0)
+    assert latency.std_ms == pytest.approx(1.2909944)
+    assert str(latency) == "2.5 ± 1.3 ms (median 2.5)"
+    assert summarise([7.0]).std_ms == 0.0
+
+
+def test_measure_rejects_zero_rounds_and_counts_calls():
+    calls = []
+    assert measure(lambda: calls.append(1), rounds=5, warmup=1).rounds == 5
+    assert len(calls) == 6
+    with pytest.raises(ValueError, match="at least 1"):
+        measure(lambda: None, rounds=0)
+
+
+def test_benchmark_tweets_are_the_median_length_and_the_longest():
+    tweets = [Tweet(str(i), "x" * n) for i, n in enumerate([5, 1, 9, 3, 7])]
+    chosen = benchmark_tweets(tweets)
+    assert (len(chosen["median"].text), len(chosen["long"].text)) == (5, 9)
+    with pytest.raises(ValueError, match="no tweets"):
+        benchmark_tweets([])
