@@ -18,6 +18,7 @@ quantised in both modes (the RNN's F1 moves by at most 0.001).
 
 from __future__ import annotations
 
+import copy
 import warnings
 from pathlib import Path
 
@@ -73,8 +74,9 @@ def quantization_plan(model: nn.Module, precision: str) -> dict[str | type, obje
     return {**dict.fromkeys(int8_linear_layers(model), per_channel_dynamic_qconfig), **recurrent}
 
 
-def optimize_for_cpu(model: nn.Module, precision: str) -> nn.Module:
-    """A copy of ``model`` (or the model itself for fp32) for fast CPU prediction."""
+def optimize_for_cpu(model: nn.Module, precision: str, inplace: bool = False) -> nn.Module:
+    """``model`` made fast for CPU prediction: a copy, or ``model`` itself converted when
+    ``inplace`` (and always for fp32)."""
     if precision not in PRECISIONS:
         raise HarnessError(f"unknown precision {precision!r} (use {', '.join(PRECISIONS)})")
     model = model.cpu().eval()
@@ -85,9 +87,9 @@ def optimize_for_cpu(model: nn.Module, precision: str) -> nn.Module:
             raise HarnessError(
                 "bf16: this CPU has no native bfloat16 (avx512_bf16 or amx_bf16); use int8"
             )
-        return model.to(torch.bfloat16)
+        return model.to(torch.bfloat16) if inplace else copy.deepcopy(model).to(torch.bfloat16)
     with warnings.catch_warnings():  # eager-mode quantisation is deprecated, still supported
         warnings.simplefilter("ignore")
         return torch.ao.quantization.quantize_dynamic(
-            model, quantization_plan(model, precision), dtype=torch.qint8
+            model, quantization_plan(model, precision), dtype=torch.qint8, inplace=inplace
         )
