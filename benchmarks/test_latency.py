@@ -10,9 +10,8 @@ import pytest
 
 from benchmarks.conftest import TARGET_MS, enforce_targets, load, trained_runs
 from harness.benchmarking import is_untrained, model_folder, recorded_f1
+from harness.system import TIMED_PRECISIONS
 from systems.lookup import LookupSystem
-
-PRECISIONS = ("fp32", "int8", "int8-full")
 
 
 def record(benchmark, system, precision: str, tweet, untrained: bool) -> None:
@@ -27,7 +26,7 @@ def record(benchmark, system, precision: str, tweet, untrained: bool) -> None:
 
 
 @pytest.mark.parametrize("kind", ["median", "long"])
-@pytest.mark.parametrize("precision", PRECISIONS)
+@pytest.mark.parametrize("precision", TIMED_PRECISIONS)
 @pytest.mark.parametrize("name", ["transformer", "rnn"])
 def test_full_size_architecture(benchmark, reference_folders, tweets, name, precision, kind):
     """Untrained full-size architectures: latency does not depend on weight values."""
@@ -48,7 +47,7 @@ def test_lookup(benchmark, corpus, tweets, kind):
     benchmark.pedantic(system.predict, args=([tweets[kind]],), rounds=50, warmup_rounds=3)
 
 
-@pytest.mark.parametrize("precision", PRECISIONS)
+@pytest.mark.parametrize("precision", TIMED_PRECISIONS)
 @pytest.mark.parametrize("run", trained_runs(), ids=str)
 def test_trained_run(benchmark, tweets, run, precision):
     """Trained models named in HARNESS_BENCH_RUNS (run folders), median tweet."""

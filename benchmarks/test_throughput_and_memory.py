@@ -19,9 +19,10 @@ from benchmarks.conftest import (
     enforce_targets,
     load,
 )
+from harness.system import TIMED_PRECISIONS
 
 
-@pytest.mark.parametrize("precision", ["fp32", "int8", "int8-full"])
+@pytest.mark.parametrize("precision", TIMED_PRECISIONS)
 @pytest.mark.parametrize("name", ["transformer", "rnn"])
 def test_batch_throughput(benchmark, corpus, reference_folders, name, precision):
     everything = corpus.gold_split("train").tweets + corpus.gold_split("valid").tweets
@@ -81,7 +82,7 @@ PEAK_SCRIPT = textwrap.dedent(
 
 
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux /proc")
-@pytest.mark.parametrize("precision", ["fp32", "int8", "int8-full"])
+@pytest.mark.parametrize("precision", TIMED_PRECISIONS)
 def test_transformer_predictor_peak_memory(benchmark, reference_folders, tweets, precision):
     """Peak resident memory of a fresh process that loads the model and predicts once."""
     command = [

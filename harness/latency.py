@@ -70,11 +70,6 @@ def measure_interleaved(
     return {key: summarise(times) for key, times in samples.items()}
 
 
-def measure(call: Callable[[], object], rounds: int = 30, warmup: int = 3) -> Latency:
-    """Time ``call``: ``warmup`` untimed calls, then ``rounds`` timed ones."""
-    return measure_interleaved({None: call}, rounds, warmup)[None]
-
-
 def benchmark_tweets(tweets: Sequence[Tweet]) -> dict[str, Tweet]:
     """The tweets Table-4-style figures are measured on: a median-length and a long one.
 

@@ -28,6 +28,8 @@ SYSTEM_FILE = "system.json"
 #: (first encoder block, down-projections and task heads stay fp32), int8 of every Linear
 #: layer, and bfloat16 on CPUs that compute it natively.
 PRECISIONS = ("fp32", "int8", "int8-full", "bf16")
+#: the paths benchmarks time by default (bf16 needs a CPU this project cannot assume)
+TIMED_PRECISIONS = ("fp32", "int8", "int8-full")
 S = TypeVar("S", bound="System")
 
 

@@ -1,4 +1,4 @@
-"""Small builders for the scoring and submission tests: splits in memory, TSV files."""
+"""Small builders for the tests: splits in memory, TSV files, small RNN sizes."""
 
 from __future__ import annotations
 
@@ -13,6 +13,17 @@ CONFORMANCE = SHARED_DATA / "conformance"
 REFERENCE_PREDICTIONS = SHARED_DATA / "reference-predictions" / "recognai-valid"
 HEADER_7A = "tweet_id\tlabel"
 HEADER_7B = "tweet_id\tbegin\tend\ttype\textraction"
+
+#: RNN sizes small enough that every test trains or predicts in seconds on two CPU cores.
+SMALL_RNN = {
+    "word_dim": 12,
+    "char_dim": 6,
+    "char_hidden": 5,
+    "encoder_hidden": 16,
+    "pooler_hidden": 7,
+    "feedforward": 9,
+    "min_count": 1,
+}
 
 #: A tiny split with the cases the tests need: emoji (astral code points), a newline
 #: inside the text, overlapping entity types, and a tweet without entities.

@@ -17,17 +17,8 @@ from systems.neural.examples import make_examples
 from systems.neural.inference import int8_linear_layers, optimize_for_cpu, transformer_blocks
 from systems.rnn import RnnConfig, RnnSystem
 from systems.transformer import TransformerConfig, TransformerSystem
+from tests.helpers import SMALL_RNN
 from tests.tiny_bert import save_tiny_bert
-
-SMALL_RNN = {
-    "word_dim": 12,
-    "char_dim": 6,
-    "char_hidden": 5,
-    "encoder_hidden": 16,
-    "pooler_hidden": 7,
-    "feedforward": 9,
-    "min_count": 1,
-}
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.latency import benchmark_tweets, measure, measure_interleaved, summarise
+from harness.latency import benchmark_tweets, measure_interleaved, summarise
 from harness.tweets import Tweet
 
 
@@ -33,10 +33,11 @@ def test_summary_statistics_of_known_samples():
 
 def test_measure_rejects_zero_rounds_and_counts_calls():
     calls = []
-    assert measure(lambda: calls.append(1), rounds=5, warmup=1).rounds == 5
+    timed = measure_interleaved({"one": lambda: calls.append(1)}, rounds=5, warmup=1)
+    assert timed["one"].rounds == 5
     assert len(calls) == 6
     with pytest.raises(ValueError, match="at least 1"):
-        measure(lambda: None, rounds=0)
+        measure_interleaved({"one": lambda: None}, rounds=0)
 
 
 def test_benchmark_tweets_are_the_median_length_and_the_longest():

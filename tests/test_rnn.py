@@ -27,17 +27,7 @@ from systems.rnn import (
     parameter_breakdown,
     table3_parameters,
 )
-
-#: Small sizes so every test runs in seconds on two CPU cores.
-SMALL = {
-    "word_dim": 12,
-    "char_dim": 6,
-    "char_hidden": 5,
-    "encoder_hidden": 16,
-    "pooler_hidden": 7,
-    "feedforward": 9,
-    "min_count": 1,
-}
+from tests.helpers import SMALL_RNN as SMALL
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ from harness.benchmarking import (
 from harness.commands.common import data_option
 from harness.datasets import resolve
 from harness.fileio import atomic_write_text
-from harness.system import PRECISIONS
+from harness.system import PRECISIONS, TIMED_PRECISIONS
 
 REFERENCES = ("transformer", "rnn")
 
@@ -99,7 +99,7 @@ def command(
 
     if threads:
         torch.set_num_threads(threads)
-    precisions = precisions or ("fp32", "int8", "int8-full")
+    precisions = precisions or TIMED_PRECISIONS
     if "fp32" not in precisions:
         precisions = ("fp32", *precisions)  # the baseline every ratio refers to
     if not runs and not references:

@@ -53,9 +53,7 @@ def command(
       harness predict runs/final/model --data profner_test.zip --split test --out preds/
       harness predict runs/rnn/model --data profner.zip --split valid --precision int8 --out p/
     """
-    system = registry.load_saved(model)
-    if precision != "fp32":
-        system.use_precision(precision)
+    system = registry.load_saved(model).use_precision(precision)
     system.show_progress = progress
     corpus = open_corpus(data, all_types)
     chosen = corpus.split(split)
