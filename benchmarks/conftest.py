@@ -16,12 +16,12 @@ from pathlib import Path
 
 import pytest
 
+from core.corpus import Corpus, load_corpus
+from core.datasets import SAMPLE_CORPUS
+from core.system import System
+from core.tweets import Tweet
 from harness import registry
-from harness.corpus import Corpus, load_corpus
-from harness.datasets import SAMPLE_CORPUS
 from harness.latency import benchmark_tweets
-from harness.system import System
-from harness.tweets import Tweet
 
 SHARED_ZIP = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "profner.zip"
 #: milliseconds per single prediction (median tweet) with the fast path

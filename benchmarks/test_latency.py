@@ -9,8 +9,8 @@ from __future__ import annotations
 import pytest
 
 from benchmarks.conftest import TARGET_MS, enforce_targets, load, trained_runs
+from core.system import TIMED_PRECISIONS
 from harness.benchmarking import is_untrained, model_folder, recorded_f1
-from harness.system import TIMED_PRECISIONS
 from systems.lookup import LookupSystem
 
 

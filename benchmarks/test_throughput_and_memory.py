@@ -19,7 +19,7 @@ from benchmarks.conftest import (
     enforce_targets,
     load,
 )
-from harness.system import TIMED_PRECISIONS
+from core.system import TIMED_PRECISIONS
 
 
 @pytest.mark.parametrize("precision", TIMED_PRECISIONS)
@@ -71,7 +71,7 @@ PEAK_SCRIPT = textwrap.dedent(
     """
     import json, sys
     from harness import registry
-    from harness.tweets import Tweet
+    from core.tweets import Tweet
     system = registry.load_saved(sys.argv[1]).use_precision(sys.argv[2])
     system.predict([Tweet("1", sys.argv[3])])
     status = open("/proc/self/status", encoding="ascii").read().splitlines()

@@ -1,7 +1,7 @@
 """The plain data the scorer works on: entities as the official scorer keeps them,
 warnings with their location, and the two sides of a scoring run.
 
-These are deliberately looser than :class:`harness.tweets.Span`: the official CodaLab
+These are deliberately looser than :class:`core.tweets.Span`: the official CodaLab
 scorer accepted any integer offsets (even ``end <= begin``) and we must count exactly
 what it counted, so nothing here validates offsets.
 """

@@ -2,7 +2,7 @@
 
 Two ways in, one computation: :func:`score` takes tables read from files (see
 :mod:`eval.tsv`), :func:`score_predictions` takes the harness's in-memory
-:class:`~harness.tweets.Prediction` objects and applies the very rules the TSV reader
+:class:`~core.tweets.Prediction` objects and applies the very rules the TSV reader
 applies to the rows the submission writer would emit, so both routes give identical
 numbers.
 """
@@ -11,6 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from core.corpus import Split
+from core.errors import HarnessError
+from core.tweets import EVALUATED_TYPES, Prediction
 from eval.matching import (
     official_counts,
     official_relaxed_match,
@@ -23,9 +26,6 @@ from eval.metrics import Metric, classification_metric, ner_metric
 from eval.records import EntityTable, GoldStandard, LabelTable, Note, SystemOutput
 from eval.report import NerScores, ScoreReport
 from eval.tsv import entity_from_columns
-from harness.corpus import Split
-from harness.errors import HarnessError
-from harness.tweets import EVALUATED_TYPES, Prediction
 
 #: Missing 7a predictions are counted as this label (see :func:`score_7a`).
 MISSING_LABEL = 0

@@ -13,9 +13,9 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Iterator
 
+from core.corpus import TSV_7A_HEADER, TSV_7B_HEADER
+from core.tweets import EVALUATED_TYPES
 from eval.records import Entity, EntityTable, LabelTable, Note
-from harness.corpus import TSV_7A_HEADER, TSV_7B_HEADER
-from harness.tweets import EVALUATED_TYPES
 
 TASK_7A = "7a"
 TASK_7B = "7b"

@@ -1,7 +1,11 @@
 """ner-harness: train, score, package and benchmark systems for NER shared tasks.
 
-The package root stays import-light (no torch) so that the scorer and the submission
-tools start fast and can be used on predictions made by any other tool.
+``harness`` is the top layer: the runner, the commands, tuning and benchmarking. It
+builds on ``core`` (tweets, corpus, tags, the system contract), ``eval`` (the scorer),
+``submissions`` (submission files) and ``systems``. The package root stays import-light
+(no torch) so ``harness score`` starts fast.
 """
 
-__version__ = "0.1.0"
+from core import __version__
+
+__all__ = ["__version__"]

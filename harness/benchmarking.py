@@ -18,12 +18,16 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import torch
+
+from core.corpus import Corpus, load_corpus
+from core.errors import HarnessError
+from core.system import SYSTEM_FILE, System
+from core.tweets import Tweet
+from eval import score_predictions
 from harness import registry
-from harness.corpus import Corpus, load_corpus
-from harness.errors import HarnessError
 from harness.latency import Latency, benchmark_tweets, measure_interleaved
-from harness.system import SYSTEM_FILE, System
-from harness.tweets import Tweet
+from harness.reference_models import REFERENCE_BUILDERS
 
 log = logging.getLogger("harness")
 
@@ -97,8 +101,6 @@ def load_for_cpu(folder: Path, precision: str) -> System:
 
 def valid_f1(system: System, corpus: Corpus) -> dict[str, float]:
     """Score the system's predictions of the valid split (as ``harness score`` would)."""
-    from eval import score_predictions
-
     split = corpus.gold_split("valid")
     report = score_predictions(system.predict(split.tweets), split).as_dict()
     return {"7a": report["7a"]["f1"], "7b_strict": report["7b"]["strict"]["f1"]}
@@ -165,8 +167,6 @@ def reference_rows(
     warmup: int,
 ) -> list[BenchRow]:
     """Rows for the untrained full-size architectures (see ``harness.reference_models``)."""
-    from harness.reference_models import REFERENCE_BUILDERS
-
     rows = []
     train = corpus.gold_split("train").tweets
     for name in names:
@@ -179,7 +179,6 @@ def reference_rows(
 
 def machine_description() -> str:
     """CPU model, cores and library versions, for the table's caption."""
-    import torch
 
     model = platform.processor() or platform.machine()
     try:

@@ -1,6 +1,6 @@
 """The ``harness`` command line: one click group, one module per sub-command.
 
-Every :class:`~harness.errors.HarnessError` raised below a command becomes one line on
+Every :class:`~core.errors.HarnessError` raised below a command becomes one line on
 stderr (``harness: error: ...``) and exit code 2, never a traceback.
 """
 
@@ -11,11 +11,11 @@ import sys
 
 import click
 
+from core.errors import HarnessError
 from harness import __version__
-from harness.errors import HarnessError
 
 #: sub-command name -> module under harness.commands; imported only when used, so
-#: ``harness score`` never pays for torch and ``--help`` is instant.
+#: ``harness score`` never pays for torch.
 COMMANDS: dict[str, str] = {
     "data": "data",
     "systems": "systems",
@@ -27,6 +27,21 @@ COMMANDS: dict[str, str] = {
     "tune": "tune",
     "seeds": "seeds",
 }
+#: the one-line help ``harness --help`` lists, so that listing imports no command module
+#: (several import torch, and ``tune`` imports Ray); a test checks they match the modules
+SUMMARIES: dict[str, str] = {
+    "data": "Report per split: tweets, 7a positives, entities per type, overlaps, alignment.",
+    "systems": "List the registered systems, or show one system's options.",
+    "run": "Train a system, predict valid (and test), score, package.",
+    "predict": "Predict a split with a saved model and write its submission files.",
+    "score": "Score a ProfNER submission exactly as the official CodaLab scorer did.",
+    "validate": "Check a submission against the tweets it is for, before uploading it.",
+    "bench": "Time single predictions of saved models on the CPU (Table-4-style table).",
+    "tune": "Search a system's hyperparameters (Ray Tune, TPE, ASHA).",
+    "seeds": "Train one configuration with K seeds and compare their valid scores.",
+}
+#: sub-commands whose module needs an install extra, and that extra
+EXTRAS: dict[str, str] = {"tune": "tune"}
 
 
 class _Group(click.Group):
@@ -35,10 +50,19 @@ class _Group(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(COMMANDS)
 
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, SUMMARIES[name]) for name in COMMANDS])
+
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name not in COMMANDS:
             return None
-        module = importlib.import_module(f"harness.commands.{COMMANDS[cmd_name]}")
+        try:
+            module = importlib.import_module(f"harness.commands.{COMMANDS[cmd_name]}")
+        except ModuleNotFoundError as err:
+            if cmd_name not in EXTRAS:
+                raise
+            return _missing_extra(cmd_name, EXTRAS[cmd_name], err)
         return module.command
 
     def invoke(self, ctx: click.Context):  # type: ignore[override]
@@ -47,6 +71,23 @@ class _Group(click.Group):
         except HarnessError as err:
             click.echo(f"harness: error: {err}", err=True)
             sys.exit(2)
+
+
+def _missing_extra(name: str, extra: str, err: ModuleNotFoundError) -> click.Command:
+    """A stand-in for a sub-command whose optional dependencies are not installed: it
+    is still listed, and running it says which extra to install."""
+
+    def fail() -> None:
+        raise HarnessError(
+            f"harness {name} needs the '{extra}' extra: pip install 'ner-harness[{extra}]' ({err})"
+        )
+
+    return click.Command(
+        name,
+        callback=fail,
+        help=f"(needs the '{extra}' extra)",
+        context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+    )
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})

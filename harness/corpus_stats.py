@@ -11,9 +11,9 @@ from dataclasses import asdict, dataclass, field
 from itertools import combinations
 from typing import Any
 
-from harness.corpus import Corpus, Split
-from harness.tagging import is_aligned, resolve_overlaps, spans_to_tags, tags_to_spans
-from harness.tokenization import build_default_tokenizer, tokenize
+from core.corpus import Corpus, Split
+from core.tagging import is_aligned, resolve_overlaps, spans_to_tags, tags_to_spans
+from core.tokenization import build_default_tokenizer, tokenize
 
 
 @dataclass

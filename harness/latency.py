@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, TypeVar
 
-from harness.tweets import Tweet
+from core.tweets import Tweet
 
 K = TypeVar("K")
 

@@ -21,8 +21,16 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from harness.tokenization import tokenize
-from harness.tweets import Tweet
+import torch
+from tokenizers import BertWordPieceTokenizer
+from transformers import BertConfig, BertModel, BertTokenizerFast
+
+from core.tokenization import tokenize
+from core.tweets import Tweet
+from systems.neural.examples import make_examples
+from systems.neural.subwords import DEFAULT_DUMMY
+from systems.rnn import RnnConfig, RnnSystem
+from systems.transformer import TransformerConfig, TransformerSystem, quiet_loading
 
 log = logging.getLogger("harness")
 
@@ -40,13 +48,6 @@ SPECIAL_PIECES = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
 def beto_sized_encoder(folder: Path, texts: Sequence[str], seed: int = 0) -> Path:
     """Write a randomly initialised BETO-shaped BERT and a trained WordPiece tokenizer."""
-    import torch
-    from tokenizers import BertWordPieceTokenizer
-    from transformers import BertConfig, BertModel, BertTokenizerFast
-
-    from systems.neural.subwords import DEFAULT_DUMMY
-    from systems.transformer import quiet_loading
-
     pieces = BertWordPieceTokenizer(lowercase=False, strip_accents=False, clean_text=True)
     pieces.train_from_iterator(
         list(texts),
@@ -75,9 +76,6 @@ def beto_sized_encoder(folder: Path, texts: Sequence[str], seed: int = 0) -> Pat
 
 def reference_transformer(folder: Path, train: Sequence[Tweet]) -> Path:
     """Save an untrained BETO-sized ``transformer`` system under ``folder/model``."""
-    from systems.neural.examples import make_examples
-    from systems.transformer import TransformerConfig, TransformerSystem
-
     encoder = beto_sized_encoder(folder / "encoder", [t.text for t in train])
     system = TransformerSystem(TransformerConfig(model=str(encoder)))
     system.architecture = system.build(make_examples(train[:1], system.codec, with_gold=False))
@@ -87,8 +85,6 @@ def reference_transformer(folder: Path, train: Sequence[Tweet]) -> Path:
 
 def reference_rnn(folder: Path, train: Sequence[Tweet]) -> Path:
     """Save an untrained Table 3 ``rnn`` system (38k-word vocabulary) under ``folder/model``."""
-    from systems.rnn import RnnConfig, RnnSystem
-
     words: dict[str, None] = {}
     chars: dict[str, None] = {}
     for tweet in train:

@@ -12,8 +12,8 @@ import importlib
 from importlib.metadata import entry_points
 from pathlib import Path
 
-from harness.errors import HarnessError
-from harness.system import System, read_system_file
+from core.errors import HarnessError
+from core.system import System, read_system_file
 
 ENTRY_POINT_GROUP = "harness.systems"
 

@@ -24,14 +24,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.corpus import Corpus, load_corpus
+from core.datasets import resolve
+from core.errors import HarnessError
+from core.fileio import atomic_write_text
+from core.seeding import seed_everything
+from core.system import System, config_from_dict, config_to_dict
+from core.tweets import EVALUATED_TYPES, Prediction, Tweet
+from eval import score
 from harness import __version__, registry
-from harness.corpus import Corpus, load_corpus
-from harness.datasets import resolve
-from harness.errors import HarnessError
-from harness.fileio import atomic_write_text
-from harness.seeding import seed_everything
-from harness.system import System, config_from_dict, config_to_dict
-from harness.tweets import EVALUATED_TYPES, Prediction, Tweet
+from submissions import load_gold, read_system_output, write_submission
 
 log = logging.getLogger("harness")
 
@@ -194,16 +196,11 @@ def _check_predictions(predictions: list[Prediction], tweets: list[Tweet], name:
 def write_predictions(
     folder: Path, predictions: list[Prediction], tweets: list[Tweet]
 ) -> Mapping[str, Path]:
-    from submissions import write_submission
-
     return write_submission(folder, predictions, {t.id: t.text for t in tweets})
 
 
 def score_written(folder: Path, corpus_path: Path, split: str) -> dict[str, Any]:
     """Score the written submission files exactly as ``harness score`` would."""
-    from eval import score
-    from submissions import load_gold, read_system_output
-
     gold, _ = load_gold(corpus_path, split)
     report = score(gold, read_system_output(folder, gold.tweet_ids))
     for note in report.warnings:

@@ -1,6 +1,6 @@
 """Submission files for ProfNER: write them, find and read them, validate them.
 
-Pure I/O over :mod:`harness.tweets` objects and :mod:`eval` tables; no machine-learning
+Pure I/O over :mod:`core.tweets` objects and :mod:`eval` tables; no machine-learning
 framework is imported, so packaging and checking a submission is fast and works on
 files made by any tool.
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from core.tweets import Span
 from eval.records import EntityTable, Note
 from eval.tsv import entity_from_columns, numbered_lines
-from harness.tweets import Span
 from submissions.formats import tsv_safe
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harness.corpus import TSV_7A_HEADER, TSV_7B_HEADER
+from core.corpus import TSV_7A_HEADER, TSV_7B_HEADER
 
 #: File names of the CodaLab submission TSVs (the scorer itself ignores names).
 TASK_7A_FILE = "task7a.tsv"

@@ -11,12 +11,12 @@ import os
 import zipfile
 from pathlib import Path
 
+from core.corpus import Split, load_corpus
+from core.errors import HarnessError
+from core.fileio import Bundle
 from eval.records import GoldStandard, Note
 from eval.scoring import gold_from_split
 from eval.tsv import TASK_7A, TASK_7B, listed_tweet_ids, parse_7a, parse_7b
-from harness.corpus import Split, load_corpus
-from harness.errors import HarnessError
-from harness.fileio import Bundle
 from submissions.sources import collect_task_files
 
 

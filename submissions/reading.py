@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 from collections.abc import Collection
 
+from core.errors import HarnessError
 from eval.records import EntityTable, LabelTable, Note, SystemOutput
 from eval.tsv import TASK_7A, TASK_7B, parse_7a, parse_7b
-from harness.errors import HarnessError
 from submissions.brat import entities_from_ann
 from submissions.sources import TaskFiles, collect_task_files
 

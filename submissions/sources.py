@@ -18,10 +18,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from core.errors import HarnessError
+from core.fileio import Bundle
 from eval.records import Note
 from eval.tsv import TASK_7A, TASK_7B, detect_task
-from harness.errors import HarnessError
-from harness.fileio import Bundle
 
 #: Only these file kinds are opened; model weights or logs in a run folder are skipped.
 _RELEVANT_SUFFIXES = {".tsv", ".txt", ".csv", ".ann", ".zip", ""}

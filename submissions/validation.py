@@ -17,10 +17,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
+from core.corpus import Split
+from core.tweets import ALL_PROFNER_TYPES, EVALUATED_TYPES
 from eval.records import Note
 from eval.tsv import NO_ENTITY, TASK_7A, TASK_7B, numbered_lines
-from harness.corpus import Split
-from harness.tweets import ALL_PROFNER_TYPES, EVALUATED_TYPES
 from submissions.brat import read_ann
 from submissions.formats import HEADER_7A, HEADER_7B, tsv_safe
 from submissions.sources import SourceFile, TaskFiles, collect_task_files

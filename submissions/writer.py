@@ -23,9 +23,9 @@ import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from harness.errors import HarnessError
-from harness.fileio import atomic_write_bytes
-from harness.tweets import Prediction
+from core.errors import HarnessError
+from core.fileio import atomic_write_bytes
+from core.tweets import Prediction
 from submissions.brat import render_ann
 from submissions.formats import (
     HEADER_7A,

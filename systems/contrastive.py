@@ -37,7 +37,7 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from harness.errors import HarnessError
+from core.errors import HarnessError
 from systems.bert_softmax import BertSoftmaxConfig, BertSoftmaxSystem, SoftmaxTagger, word_features
 from systems.neural.base import Optimization
 from systems.neural.contrastive_loss import GaussianProjection, contrastive_loss

@@ -21,11 +21,11 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from harness.errors import HarnessError
-from harness.fileio import atomic_write_text
-from harness.system import System, SystemConfig
-from harness.tokenization import Token, tokenize
-from harness.tweets import Prediction, Span, Tweet
+from core.errors import HarnessError
+from core.fileio import atomic_write_text
+from core.system import System, SystemConfig
+from core.tokenization import Token, tokenize
+from core.tweets import Prediction, Span, Tweet
 
 DICTIONARY_FILE = "dictionary.json"
 

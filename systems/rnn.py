@@ -29,8 +29,8 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from harness.errors import HarnessError
-from harness.fileio import atomic_write_text
+from core.errors import HarnessError
+from core.fileio import atomic_write_text
 from systems.neural.base import NeuralConfig, NeuralSystem
 from systems.neural.examples import Example
 from systems.neural.heads import CrfTagger, LabelClassifier

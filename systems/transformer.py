@@ -26,7 +26,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from harness.errors import HarnessError
+from core.errors import HarnessError
 from systems.neural.base import NeuralConfig, NeuralSystem
 from systems.neural.examples import Example
 from systems.neural.heads import CrfTagger, LabelClassifier

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from harness.corpus import Split
-from harness.tweets import Prediction, Span, Tweet
+from core.corpus import Split
+from core.tweets import Prediction, Span, Tweet
 from tests.corpus_factory import SHARED_DATA
 
 CONFORMANCE = SHARED_DATA / "conformance"

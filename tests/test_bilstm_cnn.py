@@ -10,12 +10,12 @@ import pytest
 import torch
 from click.testing import CliRunner
 
+from core.corpus import load_corpus
+from core.datasets import SAMPLE_CORPUS
+from core.errors import HarnessError
+from core.tweets import Span, Tweet
 from harness import registry
 from harness.cli import main
-from harness.corpus import load_corpus
-from harness.datasets import SAMPLE_CORPUS
-from harness.errors import HarnessError
-from harness.tweets import Span, Tweet
 from systems.bilstm_cnn import (
     BilstmCnnConfig,
     BilstmCnnModel,

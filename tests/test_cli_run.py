@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import importlib
 import json
+import subprocess
+import sys
 import zipfile
 
 import pytest
 from click.testing import CliRunner
 
-from harness.cli import main
+from harness.cli import COMMANDS, SUMMARIES, main
 from tests.corpus_factory import PROFNER_ZIP
 
 
@@ -22,6 +25,33 @@ def test_help_documents_every_command():
     for name in ("data", "systems", "run", "score", "validate"):
         assert name in result.output
         assert invoke(name, "--help").exit_code == 0
+
+
+def test_help_lists_every_command_without_importing_torch():
+    code = (
+        "import sys\n"
+        "from click.testing import CliRunner\n"
+        "from harness.cli import COMMANDS, main\n"
+        "out = CliRunner().invoke(main, ['--help']).output\n"
+        "assert all(name in out for name in COMMANDS), out\n"
+        "assert 'torch' not in sys.modules and 'ray' not in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+    assert set(SUMMARIES) == set(COMMANDS)
+
+
+def test_a_command_whose_extra_is_missing_says_which_to_install(monkeypatch):
+    real = importlib.import_module
+
+    def without_ray(name, *args):
+        if name == "harness.commands.tune":
+            raise ModuleNotFoundError("No module named 'ray'", name="ray")
+        return real(name, *args)
+
+    monkeypatch.setattr(importlib, "import_module", without_ray)
+    result = CliRunner().invoke(main, ["tune", "--system", "lookup"])
+    assert result.exit_code == 2
+    assert "needs the 'tune' extra" in result.output and "Traceback" not in result.output
 
 
 def test_data_json_reports_alignment():
@@ -64,7 +94,7 @@ def test_run_lookup_on_sample_makes_a_complete_run_folder(tmp_path):
     config = json.loads((out / "config.json").read_text())
     assert config["system_config"]["min_precision"] == 0.1
     # the same scores come out of `harness score` on the written files
-    scored = invoke("score", str(out / "predictions" / "valid"), "harness/sample_corpus", "--json")
+    scored = invoke("score", str(out / "predictions" / "valid"), "core/sample_corpus", "--json")
     assert json.loads(scored.stdout)["7b"] == metrics["scores"]["valid"]["7b"]
     # --config repeats the run with the recorded options
     again = invoke(

@@ -8,9 +8,9 @@ import zipfile
 import pytest
 from click.testing import CliRunner
 
+from core.tweets import Prediction, Span
 from eval import score_predictions
 from harness.cli import main
-from harness.tweets import Prediction, Span
 from submissions import write_submission
 from tests.corpus_factory import write_corpus, zip_folder
 from tests.helpers import (

@@ -11,9 +11,9 @@ import shutil
 import pytest
 from click.testing import CliRunner
 
+from core.tweets import Prediction, Span
 from eval import official_lines, score, score_predictions
 from harness.cli import main
-from harness.tweets import Prediction, Span
 from submissions import load_gold, read_system_output, validate
 from tests.helpers import CONFORMANCE, REFERENCE_PREDICTIONS, SHARED_DATA
 

@@ -6,10 +6,10 @@ import re
 
 import pytest
 
-from harness.corpus import load_corpus
-from harness.datasets import SAMPLE_CORPUS
-from harness.errors import HarnessError
-from harness.tweets import Span
+from core.corpus import load_corpus
+from core.datasets import SAMPLE_CORPUS
+from core.errors import HarnessError
+from core.tweets import Span
 from tests.corpus_factory import PROFNER_ZIP, write_corpus, zip_folder
 
 needs_profner = pytest.mark.skipif(

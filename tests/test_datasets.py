@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from harness import datasets
-from harness.corpus import load_corpus
-from harness.errors import DownloadError, HarnessError
+from core import datasets
+from core.corpus import load_corpus
+from core.errors import DownloadError, HarnessError
 from tests.corpus_factory import write_corpus, zip_folder
 
 
@@ -86,7 +86,7 @@ def test_sample_and_paths(tmp_path):
 
 
 def test_shipped_sample_corpus_matches_its_generator(tmp_path):
-    from harness.samples import write_sample_corpus
+    from core.samples import write_sample_corpus
 
     write_sample_corpus(tmp_path)
     fresh = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())

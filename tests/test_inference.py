@@ -9,10 +9,10 @@ from click.testing import CliRunner
 from torch import nn
 from torch.ao.nn.quantized import dynamic as quantized
 
+from core.corpus import load_corpus
+from core.datasets import SAMPLE_CORPUS
+from core.errors import HarnessError
 from harness.cli import main
-from harness.corpus import load_corpus
-from harness.datasets import SAMPLE_CORPUS
-from harness.errors import HarnessError
 from systems.neural.examples import make_examples
 from systems.neural.inference import int8_linear_layers, optimize_for_cpu, transformer_blocks
 from systems.rnn import RnnConfig, RnnSystem

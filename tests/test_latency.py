@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
+from core.tweets import Tweet
 from harness.latency import benchmark_tweets, measure_interleaved, summarise
-from harness.tweets import Tweet
 
 
 def test_interleaved_calls_alternate_round_by_round_after_warmup():

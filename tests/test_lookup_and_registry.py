@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from core.corpus import load_corpus
+from core.datasets import SAMPLE_CORPUS
+from core.errors import HarnessError
+from core.system import config_from_dict, parse_options
+from core.tweets import Span, Tweet
 from harness import registry
-from harness.corpus import load_corpus
-from harness.datasets import SAMPLE_CORPUS
-from harness.errors import HarnessError
-from harness.system import config_from_dict, parse_options
-from harness.tweets import Span, Tweet
 from systems.lookup import LookupConfig, LookupSystem
 
 

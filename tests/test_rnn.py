@@ -8,13 +8,13 @@ import pytest
 import torch
 from click.testing import CliRunner
 
+from core.corpus import load_corpus
+from core.datasets import SAMPLE_CORPUS
+from core.errors import HarnessError
+from core.system import config_from_dict
+from core.tweets import Span, Tweet
 from harness import registry
 from harness.cli import main
-from harness.corpus import load_corpus
-from harness.datasets import SAMPLE_CORPUS
-from harness.errors import HarnessError
-from harness.system import config_from_dict
-from harness.tweets import Span, Tweet
 from systems.neural.examples import make_examples
 from systems.rnn import (
     NEWLINE,

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from core.errors import HarnessError
+from core.tweets import Prediction, Span
 from eval import (
     Entity,
     GoldStandard,
@@ -26,8 +28,6 @@ from eval import (
     score_predictions,
 )
 from eval.matching import maximum_matching, typed_overlap
-from harness.errors import HarnessError
-from harness.tweets import Prediction, Span
 from submissions import render_7a_tsv, render_7b_tsv
 from tests.helpers import HEADER_7A, HEADER_7B, TINY_TEXTS, make_split, predict, tiny_split
 

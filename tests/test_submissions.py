@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from core.errors import HarnessError
+from core.tweets import Prediction, Span
 from eval import Entity, gold_from_split, score, score_predictions
-from harness.errors import HarnessError
-from harness.tweets import Prediction, Span
 from submissions import (
     OUTPUT_KEYS,
     load_gold,

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from harness.corpus import load_corpus
-from harness.tagging import (
+from core.corpus import load_corpus
+from core.tagging import (
     resolve_overlaps,
     spans_to_tags,
     tag_labels,
     tags_to_spans,
 )
-from harness.tokenization import Token, build_default_tokenizer, tokenize
-from harness.tweets import Span
+from core.tokenization import Token, build_default_tokenizer, tokenize
+from core.tweets import Span
 from tests.corpus_factory import PROFNER_ZIP
 
 #: Glued strings of the kinds found in ProfNER, with the mention that must be one token.

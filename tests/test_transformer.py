@@ -17,13 +17,13 @@ import torch
 from click.testing import CliRunner
 from transformers import BertConfig, BertModel
 
+from core.corpus import load_corpus
+from core.datasets import SAMPLE_CORPUS
+from core.errors import HarnessError
+from core.tokenization import tokenize
+from core.tweets import Span, Tweet
 from harness import registry
 from harness.cli import main
-from harness.corpus import load_corpus
-from harness.datasets import SAMPLE_CORPUS
-from harness.errors import HarnessError
-from harness.tokenization import tokenize
-from harness.tweets import Span, Tweet
 from systems.neural.examples import make_examples
 from systems.neural.subwords import SubwordEncoder, assign_words, plan_windows
 from systems.transformer import (

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from core.errors import HarnessError
 from harness import registry
 from harness.cli import main
-from harness.errors import HarnessError
 from harness.tuning import results
 from harness.tuning.results import Trial
 from harness.tuning.space import SEARCH_SPACE_DIR, Parameter, load_space

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.errors import HarnessError
+from core.errors import HarnessError
 from systems.neural import vectors as vectors_module
 from systems.neural.vectors import embedding_matrix, read_vectors
 

@@ -8,7 +8,7 @@ import torch
 from safetensors.torch import save_file
 from torch import nn
 
-from harness.errors import HarnessError
+from core.errors import HarnessError
 from systems.neural.base import copy_weights
 
 

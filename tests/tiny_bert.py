@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 from transformers import BertConfig, BertModel, BertTokenizer
 
-from harness.tokenization import tokenize
+from core.tokenization import tokenize
 from systems.neural.subwords import DEFAULT_DUMMY
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")

@@ -7,6 +7,9 @@ from pathlib import Path
 
 import click
 
+from core.datasets import resolve
+from core.fileio import atomic_write_text
+from core.system import PRECISIONS, TIMED_PRECISIONS
 from harness.benchmarking import (
     bench_model,
     load_bench_corpus,
@@ -18,9 +21,6 @@ from harness.benchmarking import (
     run_corpus,
 )
 from harness.commands.common import data_option
-from harness.datasets import resolve
-from harness.fileio import atomic_write_text
-from harness.system import PRECISIONS, TIMED_PRECISIONS
 
 REFERENCES = ("transformer", "rnn")
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
-from harness.corpus import Corpus, load_corpus
-from harness.datasets import resolve
-from harness.tweets import EVALUATED_TYPES
+from core.corpus import Corpus, load_corpus
+from core.datasets import resolve
+from core.tweets import EVALUATED_TYPES
 
 DATA_HELP = (
     "Corpus to use: 'sample' (the invented corpus shipped with the harness, default), "

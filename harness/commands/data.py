@@ -6,9 +6,9 @@ import json
 
 import click
 
+from core.tagging import SCHEMES
 from harness.commands.common import DATA_HELP, all_types_option, open_corpus
 from harness.corpus_stats import corpus_stats
-from harness.tagging import SCHEMES
 
 HELP = (
     "Report per split: tweets, 7a positives, entities per type, overlapping entity "

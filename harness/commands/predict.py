@@ -7,11 +7,11 @@ from pathlib import Path
 
 import click
 
+from core.datasets import resolve
+from core.system import PRECISIONS
 from harness import registry
 from harness.commands.common import all_types_option, data_option, open_corpus
-from harness.datasets import resolve
 from harness.runner import score_written, summary_line, write_predictions
-from harness.system import PRECISIONS
 
 
 @click.command("predict")

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import click
 
+from core.system import parse_options
 from harness.commands.common import all_types_option, data_option
 from harness.runner import TRAIN_ON, RunSettings, read_config_file, run, summary_line
-from harness.system import parse_options
 
 
 @click.command("run")

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import click
 
+from core.datasets import resolve
+from core.errors import HarnessError
 from eval import ScoreReport, format_table, official_lines, score
 from eval.records import Note
-from harness.datasets import resolve
-from harness.errors import HarnessError
 from submissions import load_gold, read_system_output
 
 #: Warnings shown without --all-warnings; the rest are counted.

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import click
 
+from core.system import parse_options
 from harness.commands.common import all_types_option, data_option
 from harness.runner import RunSettings, read_config_file
-from harness.system import parse_options
+from harness.tuning.seeds import run_seeds, seed_list
 
 
 @click.command("seeds")
@@ -68,7 +69,6 @@ def command(
       harness seeds --config runs/tune-rnn/best_config.json --seeds 5 --data profner
       harness run --config OUT/best_config.json --train-on train+valid --data profner
     """
-    from harness.tuning.seeds import run_seeds, seed_list
 
     from_file = read_config_file(config_file)
     if not from_file.get("system"):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
+from core.errors import HarnessError
+from core.system import describe_config
 from harness import registry
-from harness.errors import HarnessError
-from harness.system import describe_config
 
 
 @click.command("systems")

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import click
 
+from core.system import parse_options
 from harness.commands.common import all_types_option, data_option
-from harness.errors import HarnessError
-from harness.system import parse_options
+from harness.tuning.study import StudySettings, run_study
 
 
 @click.command("tune")
@@ -169,12 +169,6 @@ def command(
       harness seeds --config STUDY/best_config.json --seeds 5
       harness run --config STUDY/best_config.json --train-on train+valid
     """
-    try:
-        from harness.tuning.study import StudySettings, run_study
-    except ImportError as err:  # pragma: no cover - depends on the install
-        raise HarnessError(
-            f"harness tune needs the 'tune' extra: pip install 'ner-harness[tune]' ({err})"
-        ) from None
     settings = StudySettings(
         system=system_name,
         trials=trials,

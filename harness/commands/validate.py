@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from harness.corpus import load_corpus
-from harness.datasets import resolve
+from core.corpus import load_corpus
+from core.datasets import resolve
 from submissions import validate
 
 

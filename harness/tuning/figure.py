@@ -14,7 +14,7 @@ import random
 from collections.abc import Sequence
 from pathlib import Path
 
-from harness.fileio import atomic_output
+from core.fileio import atomic_output
 from harness.tuning.results import COMPLETED, CUT, ERROR, STOPPED, Trial, best_trial
 from harness.tuning.space import Parameter
 

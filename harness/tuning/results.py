@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.fileio import atomic_write_text
+from core.fileio import atomic_write_text
 from harness.tuning.trainable import PLANNED_EPOCHS
 
 TRIALS_FILE = "trials.csv"

@@ -16,7 +16,7 @@ from typing import Any
 
 from ray.tune.schedulers import ASHAScheduler, TrialScheduler
 
-from harness.fileio import atomic_write_text
+from core.fileio import atomic_write_text
 from harness.tuning.trainable import PLANNED_EPOCHS
 
 STOPPED_FILE = "asha_stopped.json"

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.errors import HarnessError
+from core.errors import HarnessError
 from harness.runner import RunSettings, run
 from harness.tuning.results import write_json
 

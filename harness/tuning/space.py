@@ -35,8 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.errors import HarnessError
-from harness.system import SystemConfig, coerce
+from core.errors import HarnessError
+from core.system import SystemConfig, coerce
 
 #: The search-space files shipped with the harness, one per system name.
 SEARCH_SPACE_DIR = Path(__file__).resolve().parent.parent / "search_spaces"

@@ -38,14 +38,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.corpus import load_corpus
+from core.datasets import resolve
+from core.errors import HarnessError
+from core.fileio import atomic_write_text
+from core.system import System, config_to_dict
+from core.tweets import EVALUATED_TYPES
 from harness import registry
-from harness.corpus import load_corpus
-from harness.datasets import resolve
-from harness.errors import HarnessError
-from harness.fileio import atomic_write_text
-from harness.system import System, config_to_dict
 from harness.tuning import results
 from harness.tuning.figure import plot_study
+from harness.tuning.scheduler import STOPPED_FILE, RecordingASHA, read_stopped
 from harness.tuning.space import SearchSpace, default_space_path, load_space
 from harness.tuning.trainable import (
     METRICS,
@@ -55,7 +57,6 @@ from harness.tuning.trainable import (
     train_trial,
     trial_config,
 )
-from harness.tweets import EVALUATED_TYPES
 
 STUDY_FILE = "study.json"
 RAY_RESULTS = "ray_tune"
@@ -321,8 +322,6 @@ def _new_tuner(plan: StudyPlan, trainable: Any, out: Path, progress: bool) -> An
         search_alg = BasicVariantGenerator(random_state=s.seed, max_concurrent=s.max_concurrent)
     scheduler = None
     if plan.scheduler == "asha":
-        from harness.tuning.scheduler import STOPPED_FILE, RecordingASHA
-
         scheduler = RecordingASHA(
             record=str(out / STOPPED_FILE),
             time_attr="training_iteration",
@@ -423,7 +422,6 @@ def check_address(address: str) -> None:
 
 
 def read_stopped_ids(out: Path) -> set[str]:
-    from harness.tuning.scheduler import STOPPED_FILE, read_stopped
 
     return read_stopped(out / STOPPED_FILE)
 

@@ -14,10 +14,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.corpus import load_corpus
-from harness.seeding import seed_everything
-from harness.system import System, SystemConfig, config_from_dict
-from harness.tweets import EVALUATED_TYPES
+from core.corpus import load_corpus
+from core.seeding import seed_everything
+from core.system import System, SystemConfig, config_from_dict
+from core.tweets import EVALUATED_TYPES
+from eval import score_predictions
 
 #: ``--metric`` choices -> the key each trial reports (the keys of an epoch record).
 METRICS: dict[str, str] = {
@@ -79,8 +80,6 @@ def train_trial(sampled: dict[str, Any], job: TrialJob) -> None:
         system.epoch_callback = report
     system.fit(train, valid.tweets)
     if not hasattr(system, "epoch_callback"):
-        from eval import score_predictions
-
         scores = score_predictions(system.predict(valid.tweets), valid).as_dict()
         record: dict[str, Any] = {"epoch": 1, "valid_7b_strict_f1": scores["7b"]["strict"]["f1"]}
         if "7a" in scores:

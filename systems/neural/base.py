@@ -24,11 +24,14 @@ from safetensors.torch import save_file
 from torch.optim.lr_scheduler import LRScheduler
 from tqdm import tqdm
 
-from harness.errors import HarnessError
-from harness.fileio import atomic_output, atomic_write_text
-from harness.system import System, SystemConfig
-from harness.tweets import Prediction, Tweet
+from core.corpus import Split
+from core.errors import HarnessError
+from core.fileio import atomic_output, atomic_write_text
+from core.system import System, SystemConfig
+from core.tweets import Prediction, Tweet
+from eval import score_predictions
 from systems.neural.examples import Example, TagCodec, length_batches, make_examples
+from systems.neural.inference import optimize_for_cpu
 from systems.neural.training import (
     Precision,
     linear_warmup_decay,
@@ -275,9 +278,6 @@ class NeuralSystem(System):
     def _validation_scores(
         self, examples: Sequence[Example], tweets: Sequence[Tweet]
     ) -> dict[str, float]:
-        from eval import score_predictions
-        from harness.corpus import Split
-
         predictions = self._predict_examples(examples)
         report = score_predictions(predictions, Split("valid", list(tweets), True)).as_dict()
         scores = {"valid_7b_strict_f1": report["7b"]["strict"]["f1"]}
@@ -355,8 +355,6 @@ class NeuralSystem(System):
 
     def use_precision(self, precision: str) -> NeuralSystem:
         """Switch a loaded system to a fast CPU path for prediction (see ``PRECISIONS``)."""
-        from systems.neural.inference import optimize_for_cpu
-
         # in place: a second copy of a BERT-base model would double the predictor's memory
         self.model = optimize_for_cpu(self._model(), precision, inplace=True)
         self.device = torch.device("cpu")

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from harness.tagging import spans_to_tags, tag_labels, tags_to_spans
-from harness.tokenization import Token, tokenize
-from harness.tweets import Span, Tweet
+from core.tagging import spans_to_tags, tag_labels, tags_to_spans
+from core.tokenization import Token, tokenize
+from core.tweets import Span, Tweet
 
 
 @dataclass

@@ -26,8 +26,8 @@ import torch
 from torch import nn
 from torch.ao.quantization import default_dynamic_qconfig, per_channel_dynamic_qconfig
 
-from harness.errors import HarnessError
-from harness.system import PRECISIONS
+from core.errors import HarnessError
+from core.system import PRECISIONS
 
 _BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 

@@ -27,7 +27,7 @@ from typing import Any
 
 import torch
 
-from harness.errors import HarnessError
+from core.errors import HarnessError
 
 #: The ProfNER winners' replacement for words the tokenizer drops.
 DEFAULT_DUMMY = "æ"

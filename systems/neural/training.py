@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch.optim.lr_scheduler import LambdaLR
 
-from harness.errors import HarnessError
+from core.errors import HarnessError
 
 
 def pick_device(name: str) -> torch.device:

@@ -16,7 +16,7 @@ Formats, detected from the file itself:
   gensim does not).
 
 Every problem a user can fix (missing file, wrong dimension, malformed or truncated
-content) is a one-line :class:`~harness.errors.HarnessError` naming the file and, for text,
+content) is a one-line :class:`~core.errors.HarnessError` naming the file and, for text,
 the line.
 """
 
@@ -29,7 +29,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from harness.errors import HarnessError
+from core.errors import HarnessError
 
 #: The longest first vector line read to tell text from binary.
 _SNIFF_LINE = 1 << 20

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
-from harness import __version__
-from harness.errors import HarnessError
-from harness.fileio import atomic_write_text
-from harness.tweets import EVALUATED_TYPES, Prediction, Tweet
+from core import __version__
+from core.errors import HarnessError
+from core.fileio import atomic_write_text
+from core.tweets import EVALUATED_TYPES, Prediction, Tweet
 
 SYSTEM_FILE = "system.json"
 #: CPU inference paths (``System.use_precision``): plain PyTorch, accuracy-preserving int8

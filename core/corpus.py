@@ -20,9 +20,9 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from harness.errors import HarnessError
-from harness.fileio import Bundle, stem
-from harness.tweets import EVALUATED_TYPES, Span, Tweet
+from core.errors import HarnessError
+from core.fileio import Bundle, stem
+from core.tweets import EVALUATED_TYPES, Span, Tweet
 
 #: Splits in the order they are listed and processed.
 KNOWN_SPLITS = ("train", "valid", "test", "background")

@@ -13,8 +13,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from harness.errors import DownloadError, HarnessError
-from harness.fileio import atomic_output
+from core.errors import DownloadError, HarnessError
+from core.fileio import atomic_output
 
 SAMPLE_CORPUS = Path(__file__).resolve().parent / "sample_corpus"
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from harness.errors import HarnessError
-from harness.tokenization import Token
-from harness.tweets import Span
+from core.errors import HarnessError
+from core.tokenization import Token
+from core.tweets import Span
 
 OUTSIDE = "O"
 SCHEMES = ("BIO", "BILOU")

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 
-from harness.errors import HarnessError
+from core.errors import HarnessError
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
