@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 from torch.optim.lr_scheduler import LambdaLR
+from transformers import get_constant_schedule, get_linear_schedule_with_warmup
 
 from core.errors import HarnessError
 
@@ -33,20 +34,15 @@ def pick_device(name: str) -> torch.device:
 def linear_warmup_decay(
     optimizer: torch.optim.Optimizer, warmup_steps: int, total_steps: int
 ) -> LambdaLR:
-    """Learning rate rises linearly for ``warmup_steps``, then falls linearly to 0."""
-
-    def factor(step: int) -> float:
-        if warmup_steps > 0 and step < warmup_steps:
-            return step / warmup_steps
-        remaining = max(total_steps - step, 0)
-        return remaining / max(total_steps - warmup_steps, 1)
-
-    return LambdaLR(optimizer, factor)
+    """Learning rate rises linearly for ``warmup_steps``, then falls linearly to 0 at
+    ``total_steps`` (``transformers.get_linear_schedule_with_warmup``)."""
+    return get_linear_schedule_with_warmup(optimizer, warmup_steps, total_steps)
 
 
 def constant_schedule(optimizer: torch.optim.Optimizer) -> LambdaLR:
-    """A fixed learning rate (Chiu and Nichols trained their BiLSTM-CNN so)."""
-    return LambdaLR(optimizer, lambda step: 1.0)
+    """A fixed learning rate (Chiu and Nichols trained their BiLSTM-CNN so;
+    ``transformers.get_constant_schedule``)."""
+    return get_constant_schedule(optimizer)
 
 
 def parameter_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str, Any]]:
