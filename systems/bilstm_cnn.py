@@ -37,23 +37,21 @@ from torch.optim.lr_scheduler import LRScheduler
 from core.errors import HarnessError
 from systems.neural.base import NeuralConfig, NeuralSystem
 from systems.neural.examples import Example
+from systems.neural.recurrent import make_rnn, packed_states
 from systems.neural.training import (
     constant_schedule,
     linear_warmup_decay,
     make_optimizer,
     parameter_groups,
 )
-from systems.rnn import (
+from systems.neural.vocabulary import (
     PAD_ID,
     build_vocabularies,
     copy_vectors,
-    gold_batch,
-    make_rnn,
-    packed_states,
     read_vocabularies,
-    token_batch,
     write_vocabularies,
 )
+from systems.neural.word_batches import gold_batch, token_batch
 
 #: Chiu and Nichols' character types; id 0 is padding (a zero one-hot vector).
 CHAR_TYPES = ("upper", "lower", "punctuation", "other")

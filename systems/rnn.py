@@ -16,36 +16,35 @@ architecture search can be repeated by a tuner.
 
 from __future__ import annotations
 
-import json
 import logging
-from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
-import numpy as np
 import torch
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from core.errors import HarnessError
-from core.fileio import atomic_write_text
 from systems.neural.base import NeuralConfig, NeuralSystem
 from systems.neural.examples import Example
 from systems.neural.heads import CrfTagger, LabelClassifier
-from systems.neural.vectors import WordVectors, embedding_matrix, read_vectors
+from systems.neural.recurrent import last_states, make_rnn, packed_states
+from systems.neural.vocabulary import (
+    CHAR_SPECIALS,
+    PAD_ID,
+    WORD_SPECIALS,
+    build_vocabularies,
+    copy_vectors,
+    read_vocabularies,
+    with_specials,
+    write_vocabularies,
+)
+from systems.neural.word_batches import gold_batch, token_batch
 
 log = logging.getLogger("harness")
 
 RnnKind = Literal["gru", "lstm"]
-
-VOCABULARY_FILE = "vocabulary.json"
-PAD, UNK, NEWLINE, SPACE = "<pad>", "<unk>", "<nl>", "<sp>"
-#: Word-vocabulary entries every model has; PAD is id 0 and UNK id 1 in both vocabularies.
-WORD_SPECIALS = (PAD, UNK, NEWLINE, SPACE)
-CHAR_SPECIALS = (PAD, UNK)
-PAD_ID, UNK_ID = 0, 1
 
 
 @dataclass
@@ -138,47 +137,6 @@ class RnnArchitecture:
 # -- the network -----------------------------------------------------------------------------
 
 
-def make_rnn(
-    kind: str, input_size: int, hidden: int, layers: int = 1, dropout: float = 0.0
-) -> nn.GRU | nn.LSTM:
-    """A bidirectional, batch-first GRU or LSTM."""
-    if kind not in ("gru", "lstm"):
-        raise HarnessError(f"unknown recurrent unit {kind!r} (use gru or lstm)")
-    rnn_class = nn.GRU if kind == "gru" else nn.LSTM
-    return rnn_class(
-        input_size,
-        hidden,
-        num_layers=layers,
-        batch_first=True,
-        bidirectional=True,
-        dropout=dropout if layers > 1 else 0.0,
-    )
-
-
-def last_states(rnn: nn.GRU | nn.LSTM, inputs: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """Final forward and backward hidden states of the top layer, concatenated.
-
-    Packing makes the forward state the one after each sequence's own last element, not
-    after its padding; ``enforce_sorted=False`` lets PyTorch sort and unsort.
-    """
-    packed = pack_padded_sequence(inputs, lengths, batch_first=True, enforce_sorted=False)
-    _, hidden = rnn(packed)
-    if isinstance(hidden, tuple):  # LSTM: (h, c)
-        hidden = hidden[0]
-    return torch.cat([hidden[-2], hidden[-1]], dim=-1)
-
-
-def packed_states(
-    rnn: nn.GRU | nn.LSTM, inputs: torch.Tensor, lengths: torch.Tensor
-) -> torch.Tensor:
-    """Every step's output of a batch-first RNN, zero on padding; packing keeps the
-    padding out of the recurrence, so a sequence's states do not depend on its batch."""
-    packed = pack_padded_sequence(inputs, lengths, batch_first=True, enforce_sorted=False)
-    states, _ = rnn(packed)
-    states, _ = pad_packed_sequence(states, batch_first=True, total_length=inputs.shape[1])
-    return states
-
-
 class RnnModel(nn.Module):
     """Word + character features, a recurrent encoder, the 7a pooler and the 7b tagger."""
 
@@ -261,194 +219,6 @@ def table3_parameters(
 
 def format_breakdown(counts: dict[str, int]) -> str:
     return ", ".join(f"{name} {count:,}" for name, count in counts.items())
-
-
-# -- tokens as ids ---------------------------------------------------------------------------
-
-
-def word_key(text: str, lowercase: bool = False) -> str:
-    """The vocabulary entry of a token; whitespace tokens ("\\n", "  ") share two entries."""
-    if text.isspace():
-        return NEWLINE if "\n" in text or "\r" in text else SPACE
-    return text.lower() if lowercase else text
-
-
-def char_key(text: str, max_chars: int, lowercase: bool = True) -> str:
-    """The (lower-cased) characters the character network reads; long tokens keep both ends."""
-    lowered = text.lower() if lowercase else text
-    if len(lowered) <= max_chars:
-        return lowered
-    tail = max_chars // 2
-    return lowered[: max_chars - tail] + lowered[len(lowered) - tail :]
-
-
-def frequency_order(counts: Counter[str], min_count: int) -> list[str]:
-    """Entries seen at least ``min_count`` times, most frequent first (ties by text)."""
-    return [w for w, c in sorted(counts.items(), key=lambda wc: (-wc[1], wc[0])) if c >= min_count]
-
-
-def with_specials(specials: Iterable[str], entries: Iterable[str]) -> list[str]:
-    seen = set(specials)
-    vocabulary = list(specials)
-    for entry in entries:
-        if entry not in seen:
-            seen.add(entry)
-            vocabulary.append(entry)
-    return vocabulary
-
-
-class VocabularyOptions(Protocol):
-    """The config fields that shape the word and character vocabularies (System 2's, and
-    those of every other tagger over word ids and characters, e.g. ``bilstm-cnn``)."""
-
-    vectors: str | None
-    word_dim: int
-    min_count: int
-    vectors_vocab: int
-    lowercase: bool
-    max_word_chars: int
-
-
-def build_vocabularies(
-    tokens: Sequence[str], options: VocabularyOptions, name: str, lowercase_chars: bool = True
-) -> tuple[list[str], list[str], WordVectors | None]:
-    """Word and character vocabularies of the training tokens (specials first) and, when
-    ``options.vectors`` names a file, the pretrained vectors read for them."""
-    if options.min_count < 1:
-        raise HarnessError(f"{name}: min_count must be at least 1, got {options.min_count}")
-    word_counts = Counter(word_key(t, options.lowercase) for t in tokens)
-    char_counts = Counter(
-        c for t in tokens for c in char_key(t, options.max_word_chars, lowercase_chars)
-    )
-    words = frequency_order(word_counts, options.min_count)
-    vectors = None
-    if options.vectors:
-        wanted = set(word_counts) | {w.lower() for w in word_counts}
-        vectors = read_vectors(
-            options.vectors, dim=options.word_dim, wanted=wanted, first=options.vectors_vocab
-        )
-        rare = frequency_order(word_counts, 1)[len(words) :]
-        words += [w for w in rare if vectors.get(w) is not None]
-        words += [word_key(w, options.lowercase) for w in vectors.words[: vectors.head]]
-    return (
-        with_specials(WORD_SPECIALS, words),
-        with_specials(CHAR_SPECIALS, frequency_order(char_counts, options.min_count)),
-        vectors,
-    )
-
-
-def copy_vectors(
-    embedding: nn.Embedding,
-    words: Sequence[str],
-    vectors: WordVectors,
-    *,
-    seed: int,
-    name: str,
-    path: str | None,
-) -> dict[str, Any]:
-    """Copy pretrained vectors into a word embedding; returns (and logs) the coverage."""
-    generator = np.random.default_rng(seed)
-    specials = range(len(WORD_SPECIALS))
-    matrix, counts = embedding_matrix(words, vectors, generator, skip=specials)
-    matrix[PAD_ID] = 0.0
-    with torch.no_grad():
-        embedding.weight.copy_(torch.from_numpy(matrix))
-    covered = counts["exact"] + counts["lowercase"]
-    share = covered / max(counts["words"], 1)
-    log.info(
-        "%s: vectors %s cover %d of %d vocabulary words (%.1f%%; %d only lower-cased)",
-        name,
-        path,
-        covered,
-        counts["words"],
-        100 * share,
-        counts["lowercase"],
-    )
-    return {"path": path, **counts, "covered": covered, "share": share}
-
-
-def token_batch(
-    examples: Sequence[Example],
-    word_ids: Mapping[str, int],
-    char_ids: Mapping[str, int],
-    *,
-    lowercase: bool,
-    max_chars: int,
-    device: torch.device,
-    lowercase_chars: bool = True,
-) -> tuple[dict[str, Any], list[list[str]], list[str]]:
-    """Word ids, distinct tokens' character ids and where each position finds its token.
-
-    ``lengths`` (>= 1: an empty tweet is read as one space token, since a CRF needs a first
-    position) and ``char_lengths`` stay on the CPU, as packing requires. Also returns each
-    tweet's token texts and the distinct tokens' character keys (row order of ``chars``),
-    from which a system may add features of its own.
-    """
-    texts = [[t.text for t in e.tokens] or [" "] for e in examples]
-    size, width = len(examples), max(len(t) for t in texts)
-    words = torch.full((size, width), PAD_ID, dtype=torch.long)
-    char_index = torch.zeros((size, width), dtype=torch.long)
-    distinct: dict[str, int] = {}
-    for i, row in enumerate(texts):
-        words[i, : len(row)] = torch.tensor(
-            [word_ids.get(word_key(t, lowercase), UNK_ID) for t in row]
-        )
-        char_index[i, : len(row)] = torch.tensor(
-            [
-                distinct.setdefault(char_key(t, max_chars, lowercase_chars), len(distinct))
-                for t in row
-            ]
-        )
-    char_lengths = torch.tensor([len(k) for k in distinct], dtype=torch.long)
-    chars = torch.full((len(distinct), int(char_lengths.max())), PAD_ID, dtype=torch.long)
-    for j, key in enumerate(distinct):
-        chars[j, : len(key)] = torch.tensor([char_ids.get(c, UNK_ID) for c in key])
-    lengths = torch.tensor([len(row) for row in texts], dtype=torch.long)
-    batch: dict[str, Any] = {
-        "words": words.to(device),
-        "mask": (torch.arange(width)[None, :] < lengths[:, None]).to(device),
-        "lengths": lengths,
-        "chars": chars.to(device),
-        "char_lengths": char_lengths,
-        "char_index": char_index.to(device),
-    }
-    return batch, texts, list(distinct)
-
-
-def gold_batch(
-    examples: Sequence[Example], width: int, device: torch.device, name: str
-) -> dict[str, torch.Tensor]:
-    """Tag ids (zero-padded to ``width``) and 7a labels of gold examples."""
-    tags = torch.zeros((len(examples), width), dtype=torch.long)
-    for i, example in enumerate(examples):
-        if example.tags is None or example.label is None:
-            raise HarnessError(f"{name}: tweet {example.tweet.id} has no gold to train on")
-        tags[i, : len(example.tags)] = torch.tensor(example.tags, dtype=torch.long)
-    return {
-        "tags": tags.to(device),
-        "labels": torch.tensor([e.label for e in examples]).to(device),
-    }
-
-
-def read_vocabularies(folder: Path, sizes: tuple[int, int]) -> tuple[list[str], list[str]]:
-    """The word and character vocabularies saved in ``folder``, checked against the
-    ``(words, chars)`` sizes its architecture records."""
-    path = folder / VOCABULARY_FILE
-    try:
-        vocabularies = json.loads(path.read_text(encoding="utf-8"))
-        words, chars = vocabularies["words"], vocabularies["chars"]
-    except FileNotFoundError:
-        raise HarnessError(f"{folder}: cannot load model ({VOCABULARY_FILE} missing)") from None
-    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as err:
-        raise HarnessError(f"{path}: unreadable vocabulary ({err})") from None
-    if (len(words), len(chars)) != sizes:
-        raise HarnessError(f"{path}: vocabulary sizes do not match {folder}/architecture.json")
-    return words, chars
-
-
-def write_vocabularies(folder: Path, words: Sequence[str], chars: Sequence[str]) -> None:
-    vocabularies = {"words": list(words), "chars": list(chars)}
-    atomic_write_text(folder / VOCABULARY_FILE, json.dumps(vocabularies, ensure_ascii=False))
 
 
 # -- the system ------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from systems.bilstm_cnn import (
     char_type,
 )
 from systems.neural.examples import make_examples
-from systems.rnn import UNK_ID
+from systems.neural.vocabulary import UNK_ID
 
 SMALL = {
     "word_dim": 8,

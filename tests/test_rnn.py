@@ -16,14 +16,11 @@ from core.tweets import Span, Tweet
 from harness import registry
 from harness.cli import main
 from systems.neural.examples import make_examples
+from systems.neural.vocabulary import NEWLINE, PAD_ID, UNK_ID, char_key
 from systems.rnn import (
-    NEWLINE,
-    PAD_ID,
-    UNK_ID,
     RnnConfig,
     RnnModel,
     RnnSystem,
-    char_key,
     parameter_breakdown,
     table3_parameters,
 )
