@@ -6,12 +6,14 @@ outputs atomically so an interrupted run never leaves a half-written file behind
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from core.errors import HarnessError
 
@@ -51,6 +53,25 @@ def atomic_output(path: str | os.PathLike[str]) -> Iterator[Path]:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def read_json_object(path: str | os.PathLike[str], what: str) -> dict[str, Any]:
+    """A JSON file that must hold an object (``what`` names it in errors: "config file").
+
+    Missing, undecodable or non-object files stop with one line naming the file.
+    """
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise HarnessError(f"{path}: no such {what}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise HarnessError(f"{path}: not valid JSON ({err})") from None
+    except OSError as err:
+        raise HarnessError(f"{path}: cannot read {what} ({err.strerror})") from None
+    if not isinstance(data, dict):
+        raise HarnessError(f"{path}: expected a JSON object")
+    return data
 
 
 def decode_utf8(data: bytes, where: str) -> str:

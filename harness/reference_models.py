@@ -27,10 +27,11 @@ from transformers import BertConfig, BertModel, BertTokenizerFast
 
 from core.tokenization import tokenize
 from core.tweets import Tweet
+from systems.neural.encoders import quiet_loading
 from systems.neural.examples import make_examples
 from systems.neural.subwords import DEFAULT_DUMMY
 from systems.rnn import RnnConfig, RnnSystem
-from systems.transformer import TransformerConfig, TransformerSystem, quiet_loading
+from systems.transformer import TransformerConfig, TransformerSystem
 
 log = logging.getLogger("harness")
 

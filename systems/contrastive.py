@@ -10,14 +10,14 @@ Francis and Moens (IberLEF 2022) train in two stages:
    by its first piece as in the fine-tuning stage; special tokens, padding and a word's
    continuation pieces are not tokens. Batches are drawn without replacement.
 2. **Fine-tuning** of the pre-trained encoder (the projection heads are dropped) with
-   an MLP softmax head and cross-entropy (Eq. 8; ``head_hidden`` adds a hidden layer), or,
-   as a variant (``head=crf``), with System 1's multitask heads (pooled [CLS]
-   classifier for 7a, CRF tagger for 7b).
+   a softmax head and cross-entropy (Eq. 8; ``head=mlp`` adds a hidden layer of
+   ``head_hidden`` units), or, as a variant (``head=crf``), with System 1's multitask
+   heads (pooled [CLS] classifier for 7a, CRF tagger for 7b).
 
 The pre-trained encoder is saved in Hugging Face format (weights, config, tokenizer) in
 the model folder's ``encoder/``, so every transformer system can start from it:
-``-o model=RUN/model/encoder``. Encoder loading, word pieces, first-piece pooling and the
-fine-tuning loop are System 1's and ``bert-softmax``'s; the pre-training pass is
+``-o model=RUN/model/encoder``. Encoder loading, word pieces, first-piece pooling, the
+heads and the fine-tuning loop are :class:`EncoderSystem`'s; the pre-training pass is
 :meth:`NeuralSystem.train_epoch` with the contrastive model in place of the tagger.
 """
 
@@ -32,18 +32,18 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import torch
 from torch import nn
 
 from core.errors import HarnessError
-from systems.bert_softmax import BertSoftmaxConfig, BertSoftmaxSystem, SoftmaxTagger, word_features
 from systems.neural.base import Optimization
 from systems.neural.contrastive_loss import GaussianProjection, contrastive_loss
+from systems.neural.encoder_heads import word_features
+from systems.neural.encoder_system import EncoderSystem, FineTuningConfig
 from systems.neural.examples import Example
 from systems.neural.training import Precision, linear_warmup_decay, make_optimizer
-from systems.transformer import TransformerSystem
 
 log = logging.getLogger("harness")
 
@@ -52,20 +52,16 @@ ENCODER_FOLDER = "encoder"
 
 
 @dataclass
-class ContrastiveConfig(BertSoftmaxConfig):
+class ContrastiveConfig(FineTuningConfig):
     """Options of ``--system contrastive`` (defaults: the paper's section 3.1).
 
     Both stages: AdamW, lr 5e-5, at most 128 word pieces per window, batches of 32, 20
     epochs each. The paper gives no weight decay or warm-up: none (the Hugging Face
-    defaults), as in ``bert-softmax``.
+    defaults), as in ``bert-softmax``. Fine-tuning head: softmax (the paper's Eq. 8).
     """
 
     epochs: int = 20
     max_length: int = 128
-    #: fine-tuning head: softmax (the paper's Eq. 8) or crf (System 1's multitask heads)
-    head: Literal["softmax", "crf"] = "softmax"
-    #: hidden width of the softmax head (0: one linear layer, as Eq. 8)
-    head_hidden: int = 0
     #: contrastive pre-training epochs (0: fine-tune the encoder as loaded)
     pretrain_epochs: int = 20
     pretrain_lr: float = 5e-5
@@ -88,37 +84,24 @@ class GaussianPretrainer(nn.Module):
         return {"loss": contrastive_loss(mu.float(), variance.float(), batch["tags"][mask])}
 
 
-class ContrastiveSystem(BertSoftmaxSystem):
+class ContrastiveSystem(EncoderSystem):
     name = "contrastive"
     description = (
         "Supervised contrastive pre-training of a transformer over Gaussian token "
         "embeddings (symmetric KL), then fine-tuning with a softmax head (or System 1's "
         "CRF heads: head=crf, whose 7a comes from its classifier)."
     )
+    labels_from_spans = True
     Config = ContrastiveConfig
     config: ContrastiveConfig
 
     def __init__(self, config: ContrastiveConfig | None = None):
         super().__init__(config)
-        # the CRF variant keeps System 1's 7a classifier
-        self.labels_from_spans = self.config.head == "softmax"  # type: ignore[misc]
         #: the encoder after pre-training, before fine-tuning (CPU copy), to be saved
         self.pretrained_encoder: nn.Module | None = None
         #: a saved model's encoder/ folder, copied when the loaded model is saved again
         self.encoder_source: Path | None = None
         self.pretraining: list[dict[str, Any]] = []
-
-    def uses_pooler(self) -> bool:
-        return self.config.head == "crf"
-
-    def make_model(
-        self, backbone: nn.Module, pooler_state: dict[str, torch.Tensor] | None
-    ) -> nn.Module:
-        if self.config.head == "crf":
-            return TransformerSystem.make_model(self, backbone, pooler_state)
-        return SoftmaxTagger(
-            backbone, len(self.codec), self.config.dropout, hidden=self.config.head_hidden
-        )
 
     # -- stage 1 ---------------------------------------------------------------------------
 
@@ -127,8 +110,7 @@ class ContrastiveSystem(BertSoftmaxSystem):
         architecture = super().build(train)
         cfg = self.config
         if cfg.pretrain_epochs > 0:
-            encoder = self._model().encoder
-            assert isinstance(encoder, nn.Module)
+            encoder = self.encoder()
             self.pretraining = self.pretrain(encoder, train)
             self.pretrained_encoder = copy.deepcopy(encoder).to("cpu")
             architecture["pretrained_encoder"] = ENCODER_FOLDER

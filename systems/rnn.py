@@ -48,7 +48,28 @@ RnnKind = Literal["gru", "lstm"]
 
 
 @dataclass
-class RnnConfig(NeuralConfig):
+class RnnShape:
+    """The options that fix the network's shapes (Table 3's sizes by default)."""
+
+    word_dim: int = 300
+    #: lower-case words for the word feature (the paper used cased vectors)
+    lowercase: bool = False
+    char_dim: int = 64
+    char_rnn: RnnKind = "gru"
+    char_hidden: int = 64
+    #: longer tokens (URLs) keep their first and last characters, half each
+    max_word_chars: int = 40
+    encoder: RnnKind = "gru"
+    encoder_hidden: int = 512
+    encoder_layers: int = 1
+    pooler: RnnKind = "lstm"
+    pooler_hidden: int = 64
+    #: hidden size of the 7b feed-forward layer (0: none)
+    feedforward: int = 128
+
+
+@dataclass
+class RnnConfig(RnnShape, NeuralConfig):
     """Options of System 2 (defaults: Table 3's architecture).
 
     The paper gives the architecture but not System 2's training values, only that they
@@ -71,7 +92,6 @@ class RnnConfig(NeuralConfig):
     #: pretrained word vectors (word2vec text/binary, fastText .vec, GloVe text); none:
     #: the word embedding is learned from scratch
     vectors: str | None = None
-    word_dim: int = 300
     #: train words (and characters) seen fewer times map to <unk>, so <unk> is trained on
     #: rare words, which is what unseen test words resemble; with vectors, rarer words the
     #: vectors cover are kept
@@ -79,42 +99,16 @@ class RnnConfig(NeuralConfig):
     #: with vectors: also add the file's first N (most frequent) words to the vocabulary,
     #: so words absent from train keep their pretrained meaning at prediction time
     vectors_vocab: int = 0
-    #: lower-case words for the word feature (the paper used cased vectors)
-    lowercase: bool = False
-    char_dim: int = 64
-    char_rnn: RnnKind = "gru"
-    char_hidden: int = 64
-    #: longer tokens (URLs) keep their first and last characters, half each
-    max_word_chars: int = 40
-    encoder: RnnKind = "gru"
-    encoder_hidden: int = 512
-    encoder_layers: int = 1
-    pooler: RnnKind = "lstm"
-    pooler_hidden: int = 64
-    #: hidden size of the 7b feed-forward layer (0: none)
-    feedforward: int = 128
 
 
-@dataclass(frozen=True)
-class RnnArchitecture:
+@dataclass(kw_only=True)
+class RnnArchitecture(RnnShape):
     """Everything that fixes the shapes of a model; saved in ``architecture.json``."""
 
     vocabulary_size: int
     num_chars: int
     num_tags: int
-    word_dim: int = 300
-    char_dim: int = 64
-    char_rnn: RnnKind = "gru"
-    char_hidden: int = 64
-    encoder: RnnKind = "gru"
-    encoder_hidden: int = 512
-    encoder_layers: int = 1
-    pooler: RnnKind = "lstm"
-    pooler_hidden: int = 64
-    feedforward: int = 128
     dropout: float = 0.3
-    lowercase: bool = False
-    max_word_chars: int = 40
 
     @classmethod
     def from_config(

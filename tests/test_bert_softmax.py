@@ -11,7 +11,8 @@ from click.testing import CliRunner
 
 from harness import registry
 from harness.cli import main
-from systems.bert_softmax import BertSoftmaxConfig, BertSoftmaxSystem, SoftmaxTagger
+from systems.bert_softmax import BertSoftmaxConfig, BertSoftmaxSystem
+from systems.neural.encoder_heads import EncoderTagger, SoftmaxHead
 from systems.neural.examples import make_examples
 from tests import test_transformer
 
@@ -44,7 +45,8 @@ def test_loss_is_token_classification_with_other_pieces_ignored(tiny, corpus):
     tweets = corpus.split("train").tweets[:6]
     system, examples = built(make_system(tiny), tweets)
     model = system.model
-    assert isinstance(model, SoftmaxTagger) and model.encoder.pooler is None
+    assert isinstance(model, EncoderTagger) and isinstance(model.head, SoftmaxHead)
+    assert model.encoder.pooler is None
     assert "pretrained_pooler" not in system.architecture
     model.eval()
     batch = system.collate(examples, with_gold=True)
@@ -54,7 +56,7 @@ def test_loss_is_token_classification_with_other_pieces_ignored(tiny, corpus):
         hidden = model.encoder(
             input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]
         ).last_hidden_state
-        piece_logits = model.classifier(hidden)
+        piece_logits = model.head.classifier(hidden)
         labels = torch.full(batch["input_ids"].shape, -100)
         flat = labels.view(-1)
         index = batch["word_index"][batch["word_mask"]]

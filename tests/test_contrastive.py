@@ -15,7 +15,7 @@ from torch.distributions import Independent, Normal, kl_divergence
 
 from harness import registry
 from harness.cli import main
-from systems.bert_softmax import BertSoftmaxConfig, BertSoftmaxSystem, SoftmaxTagger
+from systems.bert_softmax import BertSoftmaxConfig, BertSoftmaxSystem
 from systems.contrastive import (
     ENCODER_FOLDER,
     ContrastiveConfig,
@@ -23,8 +23,9 @@ from systems.contrastive import (
     GaussianPretrainer,
 )
 from systems.neural import contrastive_loss as cl
+from systems.neural.encoder_heads import MultitaskCrfHead, SoftmaxHead
 from systems.neural.examples import make_examples
-from systems.transformer import TransformerConfig, TransformerSystem, TransformerTagger
+from systems.transformer import TransformerConfig, TransformerSystem
 from tests import test_transformer
 
 # System 1's test fixtures: one thread, no hub access, the sample corpus, a tiny BERT
@@ -185,7 +186,7 @@ def test_two_stages_save_a_reusable_encoder(tiny, corpus, tmp_path):
     system = make_system(local, pretrain_epochs=2).fit(train, valid)
     stage1 = system.architecture["pretraining"]
     assert [r["epoch"] for r in stage1] == [1, 2] and stage1[1]["contrastive_loss"] > 0
-    assert isinstance(system.model, SoftmaxTagger) and system.labels_from_spans
+    assert isinstance(system.model.head, SoftmaxHead) and system.labels_from_spans
     system.save(tmp_path / "model")
     encoder_folder = tmp_path / "model" / ENCODER_FOLDER
     for name in ("config.json", "model.safetensors", "tokenizer.json"):
@@ -224,7 +225,7 @@ def test_two_stages_save_a_reusable_encoder(tiny, corpus, tmp_path):
 def test_crf_variant_uses_system_1_heads(tiny, corpus):
     train, valid = corpus.split("train").tweets, corpus.split("valid").tweets
     system = make_system(tiny, head="crf", pretrain_epochs=1).fit(train[:16])
-    assert isinstance(system.model, TransformerTagger) and not system.labels_from_spans
+    assert isinstance(system.model.head, MultitaskCrfHead) and not system.labels_from_spans
     assert "pretrained_pooler" in system.architecture
     predictions = system.predict(valid)
     assert len(predictions) == len(valid)
@@ -234,7 +235,7 @@ def test_crf_variant_uses_system_1_heads(tiny, corpus):
 def test_harness_run_with_contrastive(tiny, tmp_path):
     out = tmp_path / "run"
     args = ["run", "--system", "contrastive", "--out", str(out), "--no-progress"]
-    options = ("epochs=1", "pretrain_epochs=1", "gaussian_dim=8", "head_hidden=16")
+    options = ("epochs=1", "pretrain_epochs=1", "gaussian_dim=8", "head=mlp", "head_hidden=16")
     for option in (f"model={tiny}", *options):
         args += ["-o", option]
     result = CliRunner().invoke(main, args, catch_exceptions=False)

@@ -65,7 +65,7 @@ def test_int8_spares_the_first_block_the_down_projections_and_the_heads(transfor
     assert chosen == expected
     fp32 = {n for n in names_of(model, nn.Linear)}
     assert "encoder.encoder.layer.1.output.dense" in fp32 - chosen  # down-projection
-    assert {"pooler", "tagger.classifier"} <= fp32 - chosen  # task heads
+    assert {"head.pooler", "head.tagger.classifier"} <= fp32 - chosen  # task heads
 
 
 def test_int8_and_int8_full_quantise_the_planned_layers(transformer, corpus):
@@ -77,7 +77,7 @@ def test_int8_and_int8_full_quantise_the_planned_layers(transformer, corpus):
 
     full = optimize_for_cpu(reference, "int8-full")
     assert not names_of(full, nn.Linear)  # every Linear layer quantised
-    assert type(reference.pooler) is nn.Linear  # the fp32 model is left intact
+    assert type(reference.head.pooler) is nn.Linear  # the fp32 model is left intact
 
     try:
         for model in (int8, full):

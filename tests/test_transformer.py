@@ -24,14 +24,16 @@ from core.tokenization import tokenize
 from core.tweets import Span, Tweet
 from harness import registry
 from harness.cli import main
+from systems.neural.encoder_heads import (
+    EncoderTagger,
+    MultitaskCrfHead,
+    SoftmaxHead,
+    encoder_states,
+)
+from systems.neural.encoders import detach_pooler
 from systems.neural.examples import make_examples
 from systems.neural.subwords import SubwordEncoder, assign_words, plan_windows
-from systems.transformer import (
-    TransformerConfig,
-    TransformerSystem,
-    TransformerTagger,
-    detach_pooler,
-)
+from systems.transformer import TransformerConfig, TransformerSystem
 from tests.tiny_bert import build_vocab, save_tiny_bert
 
 #: Tweets with word tokens a BERT tokenizer drops (newlines, a tab run, double spaces,
@@ -121,7 +123,7 @@ def test_shapes_of_a_batch(tiny, corpus):
     tweets = corpus.split("train").tweets[:3]
     system = built(make_system(tiny), tweets)
     model = system.model
-    assert isinstance(model, TransformerTagger)
+    assert isinstance(model, EncoderTagger) and isinstance(model.head, MultitaskCrfHead)
     model.eval()
     examples = make_examples(tweets, system.codec, with_gold=True)
     batch = system.collate(examples, with_gold=True)
@@ -134,10 +136,10 @@ def test_shapes_of_a_batch(tiny, corpus):
         batch["word_index"].shape == batch["word_mask"].shape == batch["tags"].shape == (3, words)
     )
     assert batch["word_mask"].sum(1).tolist() == [len(e.tokens) for e in examples]
-    pooled, features = model.features(batch)
+    pooled, features = model.head.features(encoder_states(model.encoder, batch), batch)
     assert pooled.shape == (3, 32) and features.shape == (3, words, 32)
-    assert model.tagger.emissions(features).shape == (3, words, len(system.codec))
-    assert model.classifier(pooled).shape == (3, 2)
+    assert model.head.tagger.emissions(features).shape == (3, words, len(system.codec))
+    assert model.head.classifier(pooled).shape == (3, 2)
     output = model(batch)
     assert output["loss"].shape == () and torch.isfinite(output["loss"])
     assert torch.allclose(output["loss"], output["loss_7a"] + output["loss_7b"])
@@ -145,11 +147,43 @@ def test_shapes_of_a_batch(tiny, corpus):
     assert len(labels) == 3 and [len(t) for t in tags] == [len(e.tokens) for e in examples]
 
 
+@pytest.mark.parametrize(
+    ("head", "head_class", "own_7a", "extra"),
+    [
+        ("crf", MultitaskCrfHead, True, {"pooler", "tagger.crf.transitions"}),
+        ("softmax", SoftmaxHead, False, {"classifier.0.weight"}),
+        ("mlp", SoftmaxHead, False, {"classifier.0.weight", "classifier.3.weight"}),
+    ],
+)
+def test_each_head_plugs_into_system_1_and_round_trips(
+    tiny, corpus, tmp_path, head, head_class, own_7a, extra
+):
+    train, valid = corpus.split("train").tweets[:12], corpus.split("valid").tweets
+    system = make_system(tiny, head=head, head_hidden=8).fit(train)
+    assert isinstance(system.model.head, head_class)
+    assert system.labels_from_spans is not own_7a
+    names = {n for n, _ in system.model.head.named_parameters()}
+    assert all(any(n.startswith(e) for n in names) for e in extra), names
+    predictions = system.predict(valid)
+    if not own_7a:  # 7a comes from the spans
+        assert all(p.label == int(bool(p.spans)) for p in predictions)
+    system.save(tmp_path / "model")
+    loaded = registry.load_saved(tmp_path / "model")
+    assert isinstance(loaded.model.head, head_class) and loaded.predict(valid) == predictions
+
+
+def test_a_saved_model_with_another_head_is_refused(tiny, corpus, tmp_path):
+    system = make_system(tiny, head="softmax").fit(corpus.split("train").tweets[:4])
+    system.save(tmp_path / "model")
+    with pytest.raises(HarnessError, match="head does not match"):
+        TransformerSystem.load_model(tmp_path / "model", TransformerConfig(model=str(tiny)))
+
+
 def test_pooler_starts_from_the_pretrained_pooler(tiny, tmp_path, texts):
     system = built(make_system(tiny), tricky_tweets())
     pretrained = BertModel.from_pretrained(str(tiny))
     assert system.architecture["pretrained_pooler"] is True
-    assert torch.equal(system.model.pooler.weight, pretrained.pooler.dense.weight)
+    assert torch.equal(system.model.head.pooler.weight, pretrained.pooler.dense.weight)
     assert system.model.encoder.pooler is None  # replaced, not left unused
     bare = save_tiny_bert(tmp_path / "bare", texts, with_pooler=False)
     assert built(make_system(bare), tricky_tweets()).architecture["pretrained_pooler"] is False
@@ -186,7 +220,7 @@ def crf_scores(crf, emissions: torch.Tensor, sequences: torch.Tensor) -> torch.T
 
 def test_crf_decoding_equals_brute_force_enumeration(tiny):
     system = built(make_system(tiny, scheme="BILOU"), tricky_tweets())
-    tagger = system.model.tagger.eval()
+    tagger = system.model.head.tagger.eval()
     generator = torch.Generator().manual_seed(7)
     with torch.no_grad():
         for parameter in (
@@ -286,8 +320,12 @@ def test_windows_merge_to_the_unwindowed_features(tmp_path, texts):
     assert whole["input_ids"].shape[0] == 3 and windowed["input_ids"].shape[0] > 20
     assert torch.equal(whole["word_mask"], windowed["word_mask"])
     with torch.no_grad():
-        pooled_whole, features_whole = model.features(whole)
-        pooled_windowed, features_windowed = model.features(windowed)
+        pooled_whole, features_whole = model.head.features(
+            encoder_states(model.encoder, whole), whole
+        )
+        pooled_windowed, features_windowed = model.head.features(
+            encoder_states(model.encoder, windowed), windowed
+        )
     mask = whole["word_mask"]
     assert torch.allclose(features_whole[mask], features_windowed[mask], atol=1e-6)
     assert torch.allclose(pooled_whole, pooled_windowed, atol=1e-6)
@@ -376,7 +414,7 @@ def test_beto_sized_model_has_the_papers_parameter_count():
     with torch.device("meta"):  # shapes only, no weights allocated
         encoder = BertModel(config)
         pooler = detach_pooler(encoder)
-        model = TransformerTagger(encoder, num_tags=5, dropout=0.1, pooler_state=pooler)
+        model = EncoderTagger(encoder, MultitaskCrfHead(768, 5, 0.1, pooler_state=pooler))
     parameters = sum(p.numel() for p in model.parameters())
     assert abs(parameters - 1.1e8) / 1.1e8 < 0.02, parameters
 

@@ -20,7 +20,7 @@ from harness.benchmarking import (
     render_markdown,
     run_corpus,
 )
-from harness.commands.common import data_option
+from harness.commands.common import data_option, path_option
 
 REFERENCES = ("transformer", "rnn")
 
@@ -55,20 +55,8 @@ REFERENCES = ("transformer", "rnn")
 )
 @click.option("--threads", type=int, default=None, help="torch CPU threads [default: all].")
 @data_option(default=None)
-@click.option(
-    "--json",
-    "json_out",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Also write every figure as JSON.",
-)
-@click.option(
-    "--markdown",
-    "markdown_out",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Also write the table to this file.",
-)
+@path_option("--json", "json_out", help="Also write every figure as JSON.")
+@path_option("--markdown", "markdown_out", help="Also write the table to this file.")
 def command(
     runs: tuple[Path, ...],
     references: tuple[str, ...],

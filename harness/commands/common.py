@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from core.corpus import Corpus, load_corpus
@@ -17,6 +19,23 @@ DATA_HELP = (
 
 def data_option(default: str | None = "sample"):
     return click.option("--data", "data", default=default, show_default=True, help=DATA_HELP)
+
+
+def path_option(flag: str, dest: str | None = None, *, required: bool = False, help: str):
+    """An option naming a file or folder (``--out``, ``--config``, ``--json`` ...)."""
+    names = (flag, dest) if dest else (flag,)
+    return click.option(
+        *names, type=click.Path(path_type=Path), default=None, required=required, help=help
+    )
+
+
+def system_options_option(help: str):
+    """``-o NAME=VALUE``, repeatable: a system option (``harness systems NAME`` lists them)."""
+    return click.option("-o", "--option", "options", multiple=True, metavar="NAME=VALUE", help=help)
+
+
+def progress_option(help: str | None = None):
+    return click.option("--progress/--no-progress", default=True, show_default=True, help=help)
 
 
 all_types_option = click.option(

@@ -10,19 +10,22 @@ import click
 from core.datasets import resolve
 from core.system import PRECISIONS
 from harness import registry
-from harness.commands.common import all_types_option, data_option, open_corpus
-from harness.runner import score_written, summary_line, write_predictions
+from harness.commands.common import (
+    all_types_option,
+    data_option,
+    open_corpus,
+    path_option,
+    progress_option,
+)
+from harness.runner import check_predictions, score_written, summary_line, write_predictions
 
 
 @click.command("predict")
 @click.argument("model", type=click.Path(path_type=Path))
 @data_option()
 @click.option("--split", default="test", show_default=True, help="Split to predict.")
-@click.option(
-    "--out",
-    type=click.Path(path_type=Path),
-    required=True,
-    help="Folder for task7a.tsv, task7b.tsv, the CodaLab zips and brat.zip.",
+@path_option(
+    "--out", required=True, help="Folder for task7a.tsv, task7b.tsv, the CodaLab zips and brat.zip."
 )
 @click.option(
     "--precision",
@@ -32,7 +35,7 @@ from harness.runner import score_written, summary_line, write_predictions
     help="CPU inference path: int8 is the fast one that keeps F1 (see 'harness bench').",
 )
 @all_types_option
-@click.option("--progress/--no-progress", default=True, show_default=True)
+@progress_option()
 def command(
     model: Path,
     data: str,
@@ -60,6 +63,7 @@ def command(
     started = time.perf_counter()
     predictions = system.predict(chosen.tweets)
     seconds = time.perf_counter() - started
+    check_predictions(predictions, chosen.tweets, system.name, system.config.types)
     write_predictions(out, predictions, chosen.tweets)
     click.echo(f"{split}: {len(predictions)} tweets predicted in {seconds:.1f} s -> {out}")
     if chosen.has_gold:

@@ -8,19 +8,19 @@ from pathlib import Path
 import click
 
 from core.system import parse_options
-from harness.commands.common import all_types_option, data_option
+from harness.commands.common import (
+    all_types_option,
+    data_option,
+    path_option,
+    system_options_option,
+)
 from harness.runner import TRAIN_ON, RunSettings, read_config_file, run, summary_line
 
 
 @click.command("run")
 @click.option("--system", "system_name", help="Registered system to train (see 'harness systems').")
 @data_option()
-@click.option(
-    "--out",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Run folder to create [default: runs/SYSTEM-YYYYmmdd-HHMMSS].",
-)
+@path_option("--out", help="Run folder to create [default: runs/SYSTEM-YYYYmmdd-HHMMSS].")
 @click.option(
     "--train-on",
     type=click.Choice(TRAIN_ON),
@@ -29,19 +29,10 @@ from harness.runner import TRAIN_ON, RunSettings, read_config_file, run, summary
     "for the final model, as the ProfNER winners did.  [default: train]",
 )
 @click.option("--seed", type=int, default=None, help="Random seed.  [default: 13]")
-@click.option(
-    "-o",
-    "--option",
-    "options",
-    multiple=True,
-    metavar="NAME=VALUE",
-    help="A system option, repeatable; 'harness systems NAME' lists them.",
-)
-@click.option(
+@system_options_option("A system option, repeatable; 'harness systems NAME' lists them.")
+@path_option(
     "--config",
     "config_file",
-    type=click.Path(path_type=Path),
-    default=None,
     help="JSON file with the system and its options (a run's config.json or a "
     "tuned best configuration); command-line options override it.",
 )

@@ -8,16 +8,21 @@ from pathlib import Path
 import click
 
 from core.system import parse_options
-from harness.commands.common import all_types_option, data_option
+from harness.commands.common import (
+    all_types_option,
+    data_option,
+    path_option,
+    progress_option,
+    system_options_option,
+)
 from harness.runner import RunSettings, read_config_file
 from harness.tuning.seeds import run_seeds, seed_list
 
 
 @click.command("seeds")
-@click.option(
+@path_option(
     "--config",
     "config_file",
-    type=click.Path(path_type=Path),
     required=True,
     help="JSON file with the system and its options: a study's best_config.json or a "
     "run's config.json.",
@@ -27,25 +32,14 @@ from harness.tuning.seeds import run_seeds, seed_list
     "--first-seed", type=int, default=1, show_default=True, help="Seeds are FIRST ... FIRST+K-1."
 )
 @data_option()
-@click.option(
+@path_option(
     "--out",
-    type=click.Path(path_type=Path),
-    default=None,
     help="Sweep folder [default: runs/seeds-SYSTEM-YYYYmmdd-HHMMSS]; seeds already run "
     "there are reused, so the same command resumes a sweep.",
 )
-@click.option(
-    "-o",
-    "--option",
-    "options",
-    multiple=True,
-    metavar="NAME=VALUE",
-    help="Override an option of the configuration, repeatable.",
-)
+@system_options_option("Override an option of the configuration, repeatable.")
 @all_types_option
-@click.option(
-    "--progress/--no-progress", default=True, show_default=True, help="Show progress bars."
-)
+@progress_option("Show progress bars.")
 def command(
     config_file: Path,
     count: int,

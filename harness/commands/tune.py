@@ -8,7 +8,13 @@ from pathlib import Path
 import click
 
 from core.system import parse_options
-from harness.commands.common import all_types_option, data_option
+from harness.commands.common import (
+    all_types_option,
+    data_option,
+    path_option,
+    progress_option,
+    system_options_option,
+)
 from harness.tuning.study import StudySettings, run_study
 
 
@@ -38,28 +44,19 @@ from harness.tuning.study import StudySettings, run_study
     help="Validation score to maximise (the paper: 7b).",
 )
 @data_option()
-@click.option(
+@path_option(
     "--out",
-    type=click.Path(path_type=Path),
-    default=None,
     help="Study folder [default: runs/tune-SYSTEM-YYYYmmdd-HHMMSS]. Run the same command "
     "with the same --out again to resume an interrupted study.",
 )
-@click.option(
+@path_option(
     "--space",
-    type=click.Path(path_type=Path),
-    default=None,
     help="Search-space JSON file [default: the one shipped for the system, "
     "harness/search_spaces/SYSTEM.json].",
 )
-@click.option(
-    "-o",
-    "--option",
-    "options",
-    multiple=True,
-    metavar="NAME=VALUE",
-    help="Fix a system option for every trial (overrides the search space), repeatable; "
-    "e.g. -o epochs=5 for shorter trials.",
+@system_options_option(
+    "Fix a system option for every trial (overrides the search space), repeatable; "
+    "e.g. -o epochs=5 for shorter trials."
 )
 @click.option(
     "--seed", type=int, default=13, show_default=True, help="Seed of every trial and the search."
@@ -121,9 +118,7 @@ from harness.tuning.study import StudySettings, run_study
 )
 @all_types_option
 @click.option("--force", is_flag=True, help="Delete the study in --out and start over.")
-@click.option(
-    "--progress/--no-progress", default=True, show_default=True, help="Show Ray Tune's progress."
-)
+@progress_option("Show Ray Tune's progress.")
 def command(
     system_name: str,
     trials: int,

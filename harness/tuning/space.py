@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import HarnessError
+from core.fileio import read_json_object
 from core.system import SystemConfig, coerce
 
 #: The search-space files shipped with the harness, one per system name.
@@ -129,13 +130,8 @@ def load_space(
 ) -> SearchSpace:
     """Read and check a search-space file against a system's ``Config``."""
     path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise HarnessError(f"{path}: no such search-space file") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise HarnessError(f"{path}: not valid JSON ({err})") from None
-    if not isinstance(data, dict) or not isinstance(data.get("parameters"), dict):
+    data = read_json_object(path, "search-space file")
+    if not isinstance(data.get("parameters"), dict):
         raise HarnessError(f"{path}: expected an object with a 'parameters' object")
     extra = sorted(set(data) - {"system", "description", "parameters"})
     if extra:

@@ -1,0 +1,194 @@
+"""``EncoderSystem``: a pretrained Hugging Face encoder with a pluggable task head.
+
+What every transformer system shares lives here once: the encoder by hub name or
+folder (:mod:`systems.neural.encoders`), the word pieces of the tweet's spaCy word tokens
+with the dummy token for words the tokenizer drops, first-piece pooling and windows for
+long documents (:mod:`systems.neural.subwords`), and persistence of the encoder's config
+and tokenizer beside the weights so a saved model loads offline. The head
+(:mod:`systems.neural.encoder_heads`) is an option; each registered system is this class
+with its paper's head and training recipe as defaults.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from torch import nn
+
+from core.errors import HarnessError
+from systems.neural.base import NeuralConfig, NeuralSystem
+from systems.neural.encoder_heads import HEADS, EncoderTagger, make_head
+from systems.neural.encoders import (
+    BACKBONE_FOLDER,
+    detach_pooler,
+    effective_max_length,
+    encoder_from_config,
+    load_encoder_config,
+    load_pretrained_encoder,
+    load_tokenizer,
+)
+from systems.neural.examples import Example
+from systems.neural.subwords import DEFAULT_DUMMY, SubwordEncoder
+
+log = logging.getLogger("harness")
+
+HeadKind = Literal["crf", "softmax", "mlp"]
+
+
+@dataclass
+class EncoderConfig(NeuralConfig):
+    """Options of every transformer system; training defaults are System 1's best trial."""
+
+    #: Hugging Face hub name or local folder of the pretrained encoder
+    model: str = "dccuchile/bert-base-spanish-wwm-cased"
+    #: task head: crf (System 1's multitask heads), softmax (token classifier), mlp
+    head: HeadKind = "crf"
+    #: hidden width of the mlp head
+    head_hidden: int = 256
+    #: replaces word tokens the subword tokenizer drops ("\n", some emoji), as in the paper
+    dummy_token: str = DEFAULT_DUMMY
+    #: word pieces per window including special tokens (capped by the model's own limit)
+    max_length: int = 512
+    #: word pieces of context shared by consecutive windows of a long document
+    window_stride: int = 128
+
+
+@dataclass
+class FineTuningConfig(EncoderConfig):
+    """Hugging Face's token-classification fine-tuning recipe with the softmax head.
+
+    ``Trainer``'s defaults as ``run_ner.py`` uses them: AdamW at lr 5e-5, no weight decay,
+    no warm-up, the rate falling linearly to 0, the gradient norm clipped at 1.0.
+    """
+
+    head: HeadKind = "softmax"
+    batch_size: int = 32
+    lr: float = 5e-5
+    weight_decay: float = 0.0
+    epochs: int = 4
+    warmup_steps: int = 0
+    max_grad_norm: float = 1.0
+
+
+class EncoderSystem(NeuralSystem):
+    """Base of the transformer systems; subclasses set name, description and Config."""
+
+    Config = EncoderConfig
+    config: EncoderConfig
+
+    def __init__(self, config: EncoderConfig | None = None):
+        super().__init__(config)
+        if self.config.head not in HEADS:
+            raise HarnessError(
+                f"{self.name}: unknown head {self.config.head!r} (use {', '.join(HEADS)})"
+            )
+        # the head decides where 7a comes from
+        self.labels_from_spans = not HEADS[self.config.head].classifies_tweets  # type: ignore[misc]
+        self.tokenizer: Any = None
+        self.subwords: SubwordEncoder | None = None
+
+    def uses_pooler(self) -> bool:
+        """Whether the head has System 1's [CLS] pooler (and so its own 7a classifier)."""
+        return HEADS[self.config.head].classifies_tweets
+
+    # -- building ----------------------------------------------------------------------------
+
+    def _set_tokenizer(self, tokenizer: Any, encoder_config: Any) -> int:
+        max_length = effective_max_length(self.config.max_length, tokenizer, encoder_config)
+        self.tokenizer = tokenizer
+        self.subwords = SubwordEncoder(
+            tokenizer, max_length, self.config.window_stride, self.config.dummy_token
+        )
+        return max_length
+
+    def build(self, train: Sequence[Example]) -> dict[str, Any]:
+        cfg = self.config
+        tokenizer = load_tokenizer(cfg.model)
+        backbone, has_pooler = load_pretrained_encoder(cfg.model, self.show_progress)
+        max_length = self._set_tokenizer(tokenizer, backbone.config)
+        # the head's pooler replaces the encoder's own (so it also pools averaged windows)
+        pooler_state = detach_pooler(backbone)
+        if not has_pooler:
+            pooler_state = None
+        if self.uses_pooler() and pooler_state is None:
+            log.info(
+                "%s: %s has no pretrained pooler; the pooler starts random", self.name, cfg.model
+            )
+        self.model = self.make_model(backbone, pooler_state)
+        architecture = {
+            "model": cfg.model,
+            "model_type": getattr(backbone.config, "model_type", None),
+            "hidden_size": backbone.config.hidden_size,
+            "head": cfg.head,
+            "num_tags": len(self.codec),
+            "tags": list(self.codec.labels),
+            "max_length": max_length,
+            "backbone": BACKBONE_FOLDER,
+        }
+        if self.uses_pooler():
+            architecture["pretrained_pooler"] = pooler_state is not None
+        return architecture
+
+    def make_model(
+        self, backbone: nn.Module, pooler_state: dict[str, torch.Tensor] | None
+    ) -> EncoderTagger:
+        """The encoder with the configured head. ``pooler_state``: the checkpoint's pooler
+        weights (``None`` when rebuilding a saved model, whose weights are its own)."""
+        cfg = self.config
+        head = make_head(
+            cfg.head,
+            backbone.config.hidden_size,
+            len(self.codec),
+            cfg.dropout,
+            head_hidden=cfg.head_hidden,
+            pooler_state=pooler_state,
+            init_range=getattr(backbone.config, "initializer_range", 0.02),
+        )
+        return EncoderTagger(backbone, head)
+
+    def rebuild(self, architecture: dict[str, Any], folder: Path) -> None:
+        backbone_folder = folder / architecture.get("backbone", BACKBONE_FOLDER)
+        if not backbone_folder.is_dir():
+            raise HarnessError(f"{folder}: cannot load model ({backbone_folder.name}/ missing)")
+        if architecture.get("tags") not in (None, list(self.codec.labels)):
+            raise HarnessError(f"{folder}: tag set does not match the saved config")
+        if architecture.get("head", self.config.head) != self.config.head:
+            raise HarnessError(f"{folder}: head does not match the saved config")
+        tokenizer = load_tokenizer(str(backbone_folder))
+        encoder_config = load_encoder_config(backbone_folder)
+        backbone = encoder_from_config(encoder_config)
+        detach_pooler(backbone)
+        self._set_tokenizer(tokenizer, encoder_config)
+        self.model = self.make_model(backbone, None)
+
+    def encoder(self) -> nn.Module:
+        """The encoder of the built or loaded network."""
+        model = self._model()
+        assert isinstance(model, EncoderTagger)
+        return model.encoder
+
+    def save_extra(self, folder: Path) -> None:
+        target = folder / BACKBONE_FOLDER
+        target.mkdir(parents=True, exist_ok=True)
+        self.encoder().config.save_pretrained(str(target))
+        self.tokenizer.save_pretrained(str(target))
+
+    # -- batches -----------------------------------------------------------------------------
+
+    def collate(self, examples: Sequence[Example], with_gold: bool) -> dict[str, Any]:
+        if self.subwords is None:
+            raise HarnessError(f"{self.name}: the system is not trained or loaded")
+        batch = self.subwords.encode([[t.text for t in e.tokens] for e in examples])
+        if with_gold:
+            tags = torch.zeros_like(batch["word_index"])
+            for i, example in enumerate(examples):
+                if example.tags:
+                    tags[i, : len(example.tags)] = torch.tensor(example.tags)
+            batch["tags"] = tags
+            batch["labels"] = torch.tensor([int(e.label or 0) for e in examples])
+        return {k: v.to(self.device) for k, v in batch.items()}

@@ -1,0 +1,129 @@
+"""Pretrained Hugging Face encoders: loading by hub name or folder, and their limits.
+
+Every transformer system (``transformer``, ``bert-softmax``, ``contrastive``) reads its
+encoder through these functions, so an encoder that cannot be used (no fast tokenizer,
+missing files, offline with a hub name) stops with the same one-line error everywhere.
+A saved model keeps the encoder's config and tokenizer in ``BACKBONE_FOLDER`` so it
+loads offline; its weights are in the model's own safetensors file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from transformers import AutoConfig, AutoModel, AutoTokenizer
+from transformers.utils import logging as hf_logging
+
+from core.errors import HarnessError
+
+#: sub-folder of a saved model with the encoder's config.json and the tokenizer files
+BACKBONE_FOLDER = "backbone"
+
+
+def detach_pooler(encoder: nn.Module) -> dict[str, torch.Tensor] | None:
+    """Remove the encoder's own pooler and return its dense layer's weights, if any.
+
+    The system's pooler replaces it (so it also pools averaged windows); removing it keeps
+    unused parameters out of the optimiser and the parameter count.
+    """
+    pooler = getattr(encoder, "pooler", None)
+    if pooler is None:
+        return None
+    dense = getattr(pooler, "dense", None)
+    state = (
+        {k: v.detach().clone() for k, v in dense.state_dict().items()}
+        if isinstance(dense, nn.Linear)
+        else None
+    )
+    encoder.pooler = None
+    return state
+
+
+@contextlib.contextmanager
+def quiet_loading(show_progress: bool) -> Iterator[None]:
+    """Hide transformers' loading and saving progress bars unless progress is wanted."""
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    if not show_progress:
+        hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
+
+
+def _looks_like_path(name: str) -> bool:
+    """Hub names are ``model`` or ``org/model``; anything else is meant as a folder."""
+    return name.startswith(("/", ".", "~")) or name.count("/") > 1 or "\\" in name
+
+
+def _load_error(name: str, err: Exception) -> HarnessError:
+    """One line from transformers' multi-line loading errors, with what to do about it."""
+    if not Path(name).expanduser().exists() and _looks_like_path(name):
+        return HarnessError(f"transformer: model folder {name!r} does not exist")
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    reason = lines[0] if lines else type(err).__name__
+    hint = ""
+    if not Path(name).exists():
+        hint = " (offline? pass a downloaded model folder with -o model=PATH)"
+    return HarnessError(f"transformer: cannot load model {name!r}: {reason}{hint}")
+
+
+LOAD_ERRORS = (OSError, ValueError, KeyError, ImportError)
+
+
+def load_tokenizer(name: str) -> Any:
+    """A fast tokenizer by hub name or folder; a slow-only tokenizer is an error."""
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(name)
+    except LOAD_ERRORS as err:
+        raise _load_error(name, err) from None
+    if not getattr(tokenizer, "is_fast", False):
+        raise HarnessError(
+            f"transformer: model {name!r} has no fast tokenizer "
+            f"({type(tokenizer).__name__}); word_ids are needed to map pieces to words"
+        )
+    return tokenizer
+
+
+def load_pretrained_encoder(name: str, show_progress: bool) -> tuple[nn.Module, bool]:
+    """The pretrained encoder and whether its checkpoint had pooler weights."""
+    try:
+        with quiet_loading(show_progress):
+            encoder, info = AutoModel.from_pretrained(
+                name, output_loading_info=True, dtype=torch.float32
+            )
+    except LOAD_ERRORS as err:
+        raise _load_error(name, err) from None
+    missing = set(info.get("missing_keys", ()))
+    return encoder, not any(key.startswith("pooler.") for key in missing)
+
+
+def encoder_from_config(config: Any) -> nn.Module:
+    """An untrained encoder of a saved architecture (weights come from the safetensors)."""
+    return AutoModel.from_config(config)
+
+
+def effective_max_length(requested: int, tokenizer: Any, encoder_config: Any) -> int:
+    """``requested`` capped by the tokenizer's and the position embeddings' limits."""
+    limits = [requested]
+    tokenizer_limit = getattr(tokenizer, "model_max_length", None)
+    if isinstance(tokenizer_limit, int) and tokenizer_limit < 1_000_000:
+        limits.append(tokenizer_limit)
+    positions = getattr(encoder_config, "max_position_embeddings", None)
+    if isinstance(positions, int) and positions > 0:
+        limits.append(positions)
+    return min(limits)
+
+
+def load_encoder_config(folder: Path) -> Any:
+    """The encoder config saved in a model's backbone folder."""
+    try:
+        return AutoConfig.from_pretrained(str(folder))
+    except LOAD_ERRORS as err:
+        raise _load_error(str(folder), err) from None
