@@ -72,3 +72,15 @@ def write_lines(path: Path, lines: Iterable[str], newline: str = "\n") -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes((newline.join(lines) + newline).encode("utf-8"))
     return path
+
+
+def descend(model, batch, optimizer, steps: int) -> list[float]:
+    """``steps`` plain optimiser steps on one batch; the loss before each step."""
+    losses = []
+    for _ in range(steps):
+        optimizer.zero_grad()
+        loss = model(batch)["loss"]
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return losses

@@ -15,9 +15,10 @@ from systems.bert_softmax import BertSoftmaxConfig, BertSoftmaxSystem
 from systems.neural.encoder_heads import EncoderTagger, SoftmaxHead
 from systems.neural.examples import make_examples
 from tests import test_transformer
+from tests.helpers import descend
 
 # System 1's test fixtures: one thread, no hub access, the sample corpus, a tiny BERT
-one_thread, offline = test_transformer.one_thread, test_transformer.offline
+offline = test_transformer.offline
 corpus, texts, tiny = test_transformer.corpus, test_transformer.texts, test_transformer.tiny
 
 
@@ -79,13 +80,7 @@ def test_loss_decreases_on_a_small_batch(tiny, corpus):
     batch = system.collate(examples, with_gold=True)
     optimizer = system.make_optimizer(model)
     assert isinstance(optimizer, torch.optim.AdamW)
-    losses = []
-    for _ in range(20):
-        optimizer.zero_grad()
-        loss = model(batch)["loss"]
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
+    losses = descend(model, batch, optimizer, 20)
     assert losses[-1] < 0.3 * losses[0], losses
 
 

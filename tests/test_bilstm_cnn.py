@@ -4,7 +4,6 @@ training, optimiser choice, persistence and the CLI, on tiny sizes."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 import torch
@@ -34,15 +33,6 @@ SMALL = {
     "min_count": 1,
     "batch_size": 8,
 }
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread() -> Iterator[None]:
-    """Tiny models run fastest on one thread; with two cores shared, threads just contend."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

@@ -27,9 +27,10 @@ from systems.neural.encoder_heads import MultitaskCrfHead, SoftmaxHead
 from systems.neural.examples import make_examples
 from systems.transformer import TransformerConfig, TransformerSystem
 from tests import test_transformer
+from tests.helpers import descend
 
 # System 1's test fixtures: one thread, no hub access, the sample corpus, a tiny BERT
-one_thread, offline = test_transformer.one_thread, test_transformer.offline
+offline = test_transformer.offline
 corpus, texts, tiny = test_transformer.corpus, test_transformer.texts, test_transformer.tiny
 
 
@@ -165,13 +166,7 @@ def test_pretraining_lowers_the_contrastive_loss(tiny, corpus):
     model = GaussianPretrainer(system.model.encoder, dim=16).eval()  # no dropout noise
     batch = system.collate(examples, with_gold=True)
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
-    losses = []
-    for _ in range(15):
-        optimizer.zero_grad()
-        loss = model(batch)["loss"]
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
+    losses = descend(model, batch, optimizer, 15)
     # the loss cannot fall below the mean log number of positives (see above)
     tags = batch["tags"][batch["word_mask"]]
     positives = (tags[:, None] == tags[None, :]).sum(1) - 1

@@ -9,7 +9,6 @@ from __future__ import annotations
 import itertools
 import json
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -34,6 +33,7 @@ from systems.neural.encoders import detach_pooler
 from systems.neural.examples import make_examples
 from systems.neural.subwords import SubwordEncoder, assign_words, plan_windows
 from systems.transformer import TransformerConfig, TransformerSystem
+from tests.helpers import descend
 from tests.tiny_bert import build_vocab, save_tiny_bert
 
 #: Tweets with word tokens a BERT tokenizer drops (newlines, a tab run, double spaces,
@@ -67,15 +67,6 @@ def tricky_tweets(copies: int = 1) -> list[Tweet]:
 LONG_TEXT = " ".join(
     f"el médico {i} trabaja en el hospital de la ciudad con su enfermera" for i in range(40)
 )
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread() -> Iterator[None]:
-    """Tiny models run fastest on one thread; with two cores shared, threads just contend."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(autouse=True)
@@ -203,10 +194,7 @@ def test_loss_decreases_on_a_small_batch(tiny, corpus):
 
     before = eval_loss()
     model.train()
-    for _ in range(25):
-        optimizer.zero_grad()
-        model(batch)["loss"].backward()
-        optimizer.step()
+    descend(model, batch, optimizer, 25)
     assert eval_loss() < 0.5 * before
 
 

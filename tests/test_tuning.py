@@ -273,20 +273,8 @@ def ray_installed():
         pytest.importorskip(module, reason="needs the 'tune' extra")
 
 
-@pytest.fixture
-def one_thread():
-    """In-process runs of the tiny RNN on one thread, as the study's trials train: two
-    threads on a busy 2-core machine make each epoch many times slower, not faster."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.mark.slow
-@pytest.mark.usefixtures("ray_installed", "one_thread")
+@pytest.mark.usefixtures("ray_installed")
 def test_rnn_study_with_asha_resume_seeds_and_final_model(tmp_path):
     space = write(tmp_path / "space.json", {"parameters": {"lr": {"choice": [0.1, 1e-5]}}})
     study = tmp_path / "study"
