@@ -9,14 +9,18 @@ and ``save``/``load`` round-trip through one folder that also records the config
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
+import re
 import types
 import typing
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import Annotated, Any, ClassVar, TypeVar
+
+import pydantic
 
 from core import __version__
 from core.errors import HarnessError
@@ -140,71 +144,120 @@ def config_to_dict(config: SystemConfig) -> dict[str, Any]:
 def config_from_dict(
     config_class: type[SystemConfig], values: Mapping[str, Any], where: str = "config"
 ) -> SystemConfig:
-    """Build a config from JSON values or CLI strings, checking names and types."""
-    hints = typing.get_type_hints(config_class)
-    known = {f.name for f in dataclasses.fields(config_class)}
+    """Build a config from JSON values or CLI strings, checking names and types.
+
+    Validation is pydantic's (lax mode) over the stdlib dataclass, after
+    :func:`_cli_form` has turned the CLI conventions pydantic does not know into plain
+    values; options not given keep the dataclass defaults. Every problem is reported in
+    one line that names ``where`` and the option.
+    """
+    known = {f.name for f in dataclasses.fields(config_class) if f.init}
     unknown = sorted(set(values) - known)
     if unknown:
         raise HarnessError(
             f"{where}: unknown option(s) {', '.join(unknown)} for this system "
             f"(known: {', '.join(sorted(known))})"
         )
-    kwargs = {
-        name: coerce(hints[name], value, f"{where}: option '{name}'")
-        for name, value in values.items()
-    }
-    return config_class(**kwargs)
+    hints = typing.get_type_hints(config_class)
+    try:
+        return _config_adapter(config_class).validate_python(dict(values))
+    except pydantic.ValidationError as err:
+        problems = []
+        for error in err.errors():
+            loc = error["loc"]
+            name = str(loc[0]) if loc else ""
+            item = f" item {loc[1] + 1}" if len(loc) > 1 and isinstance(loc[1], int) else ""
+            given = values[name] if len(loc) == 1 and name in values else error["input"]
+            message = _explain(error, hints.get(name), given)
+            problems.append(f"option '{name}'{item}: {message}" if name else message)
+        raise HarnessError(f"{where}: {'; '.join(problems)}") from None
 
 
 def coerce(hint: Any, value: Any, where: str) -> Any:
     """Convert ``value`` (a JSON value or a CLI string) to the annotated type."""
-    origin = typing.get_origin(hint)
-    args = typing.get_args(hint)
-    if origin in (typing.Union, types.UnionType):
-        is_none = value is None or (isinstance(value, str) and value.lower() in ("none", "null"))
-        if is_none and type(None) in args:
-            return None
-        errors = []
-        for arg in (a for a in args if a is not type(None)):
-            try:
-                return coerce(arg, value, where)
-            except HarnessError as err:
-                errors.append(str(err))
-        raise HarnessError(errors[0] if errors else f"{where}: cannot read {value!r}")
-    if origin is tuple:
-        items = value.split(",") if isinstance(value, str) else list(value)
-        inner = args[0] if args else str
-        return tuple(
-            coerce(inner, item.strip() if isinstance(item, str) else item, where) for item in items
-        )
-    if origin is typing.Literal:
-        if value not in args:
-            raise HarnessError(
-                f"{where}: must be one of {', '.join(map(str, args))}, got {value!r}"
-            )
-        return value
     try:
-        if hint is bool:
-            if isinstance(value, bool):
-                return value
-            if str(value).lower() in ("1", "true", "yes", "on"):
-                return True
-            if str(value).lower() in ("0", "false", "no", "off"):
-                return False
-            raise ValueError(value)
-        if hint is int:
-            if isinstance(value, float) and not value.is_integer():
-                raise ValueError(value)
-            return (
-                int(float(value)) if isinstance(value, str) and "e" in value.lower() else int(value)
-            )
-        if hint is float:
-            return float(value)
-        if hint is str:
-            return str(value)
-    except (TypeError, ValueError):
-        raise HarnessError(f"{where}: expected {hint.__name__}, got {value!r}") from None
+        return _type_adapter(hint).validate_python(value)
+    except pydantic.ValidationError as err:
+        messages = [_explain(error, hint, value) for error in err.errors()]
+        raise HarnessError(f"{where}: {'; '.join(messages)}") from None
+
+
+@functools.cache
+def _config_adapter(config_class: type[SystemConfig]) -> pydantic.TypeAdapter[Any]:
+    """A validator of ``config_class`` that reads each field's CLI form first."""
+    hints = typing.get_type_hints(config_class)
+
+    def cli_forms(values: Any) -> Any:
+        if not isinstance(values, dict):
+            return values
+        return {k: _cli_form(hints[k], v) if k in hints else v for k, v in values.items()}
+
+    return pydantic.TypeAdapter(Annotated[config_class, pydantic.BeforeValidator(cli_forms)])
+
+
+@functools.cache
+def _type_adapter(hint: Any) -> pydantic.TypeAdapter[Any]:
+    return pydantic.TypeAdapter(
+        Annotated[hint, pydantic.BeforeValidator(functools.partial(_cli_form, hint))]
+    )
+
+
+#: ``1e3``, ``2.5E+4``: a float written for an int option, checked to be whole by pydantic
+_EXPONENT = re.compile(r"[+-]?\d+(\.\d*)?[eE][+-]?\d+")
+
+
+def _cli_form(hint: Any, value: Any) -> Any:
+    """The three command-line conventions pydantic does not know, as plain values.
+
+    ``none``/``null`` for an optional option, comma-separated items for a tuple option,
+    and exponent notation for an int option. Anything else goes to pydantic unchanged,
+    which reads ``3e-5`` as a float and ``true/false/yes/no/on/off/1/0`` as a bool.
+    """
+    if not isinstance(value, str):
+        return value
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType) and type(None) in args:
+        if value.strip().lower() in ("none", "null"):
+            return None
+        rest = [a for a in args if a is not type(None)]
+        return _cli_form(rest[0], value) if len(rest) == 1 else value
+    if origin is tuple:
+        inner = args[0] if args else str
+        return [_cli_form(inner, item.strip()) for item in value.split(",") if item.strip()]
+    if hint is int and _EXPONENT.fullmatch(value.strip()):
+        return float(value)
     return value
+
+
+#: pydantic error type prefix -> the type named in our message
+_EXPECTED = {"int": "int", "float": "float", "bool": "bool", "string": "str"}
+
+
+def _explain(error: Mapping[str, Any], hint: Any, given: Any) -> str:
+    """One pydantic error as a short message: ``expected int, got 'many'``."""
+    kind = str(error["type"])
+    if kind == "literal_error":
+        choices = _literal_choices(hint)
+        listed = ", ".join(map(str, choices)) if choices else error["ctx"]["expected"]
+        return f"must be one of {listed}, got {given!r}"
+    if kind in ("tuple_type", "list_type"):
+        return f"expected a list or comma-separated values, got {given!r}"
+    if kind == "finite_number":
+        return f"expected a finite number, got {given!r}"
+    expected = _EXPECTED.get(kind.split("_", 1)[0])
+    if expected is not None:
+        return f"expected {expected}, got {given!r}"
+    return f"{error['msg']}, got {given!r}".replace("\n", " ")
+
+
+def _literal_choices(hint: Any) -> tuple[Any, ...]:
+    """The choices of the ``Literal`` in ``hint`` (itself, or inside an optional/tuple)."""
+    if typing.get_origin(hint) is typing.Literal:
+        return typing.get_args(hint)
+    for arg in typing.get_args(hint):
+        if choices := _literal_choices(arg):
+            return choices
+    return ()
 
 
 def parse_options(pairs: Sequence[str]) -> dict[str, str]:

@@ -20,6 +20,7 @@ ENTRY_POINT_GROUP = "harness.systems"
 #: name -> "module:Class" for the systems this package ships.
 BUILTIN_SYSTEMS: dict[str, str] = {
     "lookup": "systems.lookup:LookupSystem",
+    "tfidf": "systems.tfidf:TfidfSystem",
     "transformer": "systems.transformer:TransformerSystem",
     "rnn": "systems.rnn:RnnSystem",
     "bert-softmax": "systems.bert_softmax:BertSoftmaxSystem",

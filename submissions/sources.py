@@ -49,7 +49,8 @@ class TaskFiles:
     """The submission files found under one path, sorted by task."""
 
     source: str
-    #: task ("7a"/"7b") -> candidate TSVs, byte-identical copies counted once.
+    #: task ("7a"/"7b") -> candidate TSVs, byte-identical copies counted once (with a note
+    #: unless the copy is the CodaLab zip's, one level down).
     tsv: dict[str, list[SourceFile]] = field(default_factory=lambda: {TASK_7A: [], TASK_7B: []})
     ann: list[SourceFile] = field(default_factory=list)
     #: Problems that make a file unusable (not UTF-8, empty TSV, broken zip).
@@ -172,8 +173,28 @@ def _sort_file(found: TaskFiles, where: str, name: str, container: str | None, d
     decoded = _decode(data, where)
     if isinstance(decoded, Note):
         found.errors.append(decoded)
-    elif all(existing.text != decoded for existing in found.tsv[task]):
+        return
+    copy = next((f for f in found.tsv[task] if f.text == decoded), None)
+    if copy is None:
         found.tsv[task].append(SourceFile(where, name, container, decoded))
+    elif _nested(found, copy.container) == _nested(found, container):
+        found.notes.append(
+            Note(
+                found.source,
+                None,
+                f"two identical task {task} submission files: {copy.where} and {where}; "
+                "scored once -- keep exactly one",
+            )
+        )
+
+
+def _nested(found: TaskFiles, container: str | None) -> bool:
+    """True for a file inside a zip inside PREDS (not PREDS itself).
+
+    A TSV beside the CodaLab zip that holds the same bytes is the layout ``harness run``
+    writes, so a copy one level down is expected; two copies side by side are not.
+    """
+    return container is not None and container != found.source
 
 
 def _unrecognised_tsv(found: TaskFiles, where: str, data: bytes, first_line: str | Note) -> None:

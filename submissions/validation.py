@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Literal
 
@@ -141,6 +141,26 @@ def _check_header(found: _Findings, first: str, header: str) -> None:
         found.warning(1, f"header should be exactly {header!r}, got {got!r}")
 
 
+def _rows(
+    file: SourceFile, found: _Findings, header: str, width: int
+) -> Iterator[tuple[int, list[str]]]:
+    """(line number, tab-separated fields) of each data row with ``width`` fields; the
+    header, empty lines and rows of another width are reported, not yielded."""
+    for number, raw in numbered_lines(file.text):
+        if number == 1:
+            _check_header(found, raw, header)
+            continue
+        line = raw.rstrip("\r")
+        if not line.strip():
+            found.warning(number, "empty line")
+            continue
+        fields = line.split("\t")
+        if len(fields) != width:
+            found.error(number, f"expected {width} tab-separated fields, got {len(fields)}")
+            continue
+        yield number, fields
+
+
 def _check_tweet(
     found: _Findings, line: int, tweet_id: str, texts: dict[str, str], split_name: str
 ) -> bool:
@@ -154,19 +174,8 @@ def check_7a(file: SourceFile, texts: dict[str, str], split_name: str) -> list[P
     """Rows of two fields, known tweets, labels 0/1, every tweet exactly once."""
     found = _Findings(file.where)
     first_seen: dict[str, int] = {}
-    for number, raw in numbered_lines(file.text):
-        if number == 1:
-            _check_header(found, raw, HEADER_7A)
-            continue
-        line = raw.rstrip("\r")
-        if not line.strip():
-            found.warning(number, "empty line")
-            continue
-        fields = [f.strip() for f in line.split("\t")]
-        if len(fields) != 2:
-            found.error(number, f"expected 2 tab-separated fields, got {len(fields)}")
-            continue
-        tweet_id, label = fields
+    for number, fields in _rows(file, found, HEADER_7A, 2):
+        tweet_id, label = (f.strip() for f in fields)
         if not _check_tweet(found, number, tweet_id, texts, split_name):
             continue
         if label not in ("0", "1"):
@@ -229,18 +238,7 @@ def check_7b(file: SourceFile, texts: dict[str, str], split_name: str) -> list[P
     """Rows of five fields, known tweets and types, offsets and extractions that agree."""
     found = _Findings(file.where)
     first_seen: dict[tuple[str, int, int, str], int] = {}
-    for number, raw in numbered_lines(file.text):
-        if number == 1:
-            _check_header(found, raw, HEADER_7B)
-            continue
-        line = raw.rstrip("\r")
-        if not line.strip():
-            found.warning(number, "empty line")
-            continue
-        fields = line.split("\t")
-        if len(fields) != 5:
-            found.error(number, f"expected 5 tab-separated fields, got {len(fields)}")
-            continue
+    for number, fields in _rows(file, found, HEADER_7B, 5):
         tweet_id, begin, end, etype = (f.strip() for f in fields[:4])
         mention = fields[4]
         if not _check_tweet(found, number, tweet_id, texts, split_name):

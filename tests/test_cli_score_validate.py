@@ -149,6 +149,31 @@ def test_warnings_are_grouped_unless_all_warnings(corpus, tmp_path):
     assert "7b.tsv:6:" in every.stderr
 
 
+def test_two_identical_7b_files_in_a_zip_are_scored_once_with_a_warning(corpus, preds, tmp_path):
+    data = preds["7b"].read_bytes()
+    archive = tmp_path / "twice.zip"
+    with zipfile.ZipFile(archive, "w") as out:
+        out.writestr("task7b.tsv", data)
+        out.writestr("copy/task7b.tsv", data)
+    twice = run("score", archive, corpus, "--json")
+    once = run("score", preds["7b"], corpus, "--json")
+    assert twice.exit_code == once.exit_code == 0
+    assert json.loads(twice.stdout) == json.loads(once.stdout)  # counted once, not twice
+    warning = (
+        f"harness: warning: {archive}: two identical task 7b submission files: "
+        f"{archive}:copy/task7b.tsv and {archive}:task7b.tsv; scored once -- keep exactly one"
+    )
+    assert warning in twice.stderr.splitlines()
+    assert "two identical task" not in once.stderr
+    assert "Traceback" not in twice.output
+
+
+def test_a_run_folder_with_its_codalab_zips_has_no_duplicate_warning(corpus, preds):
+    result = run("score", preds["7b"].parent, corpus)  # task7b.tsv beside task7b.zip
+    assert result.exit_code == 0
+    assert "two identical task" not in result.stderr
+
+
 def test_score_help_documents_the_metrics():
     result = run("score", "--help")
     assert result.exit_code == 0

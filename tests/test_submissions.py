@@ -179,10 +179,29 @@ def test_two_different_tsvs_for_one_task_in_a_zip_is_an_error(tmp_path):
         read_system_output(archive, IDS)
 
 
-def test_identical_copies_count_once(tmp_path):
+def test_identical_copies_count_once_with_a_note_naming_both(tmp_path):
     for name in ("a.tsv", "copy/b.tsv"):
         write_lines(tmp_path / name, [HEADER_7B, "100\t9\t16\tPROFESION\tmédicos"])
-    assert read_system_output(tmp_path, IDS).entities["100"] == [Entity(9, 16, P)]
+    output = read_system_output(tmp_path, IDS)
+    assert output.entities["100"] == [Entity(9, 16, P)]
+    assert [str(n) for n in output.notes] == [
+        f"{tmp_path}: two identical task 7b submission files: {tmp_path / 'a.tsv'} and "
+        f"{tmp_path / 'copy' / 'b.tsv'}; scored once -- keep exactly one"
+    ]
+    found = [str(p) for p in validate(tmp_path, tiny_split())]
+    assert any("warning: two identical task 7b submission files" in p for p in found)
+
+
+def test_identical_copies_in_two_nested_zips_are_noted(tmp_path, written):
+    folder = tmp_path / "uploads"
+    folder.mkdir()
+    for name in ("task7b.zip", "again.zip"):
+        (folder / name).write_bytes(written["7b_zip"].read_bytes())
+    output = read_system_output(folder, IDS)
+    assert output.entities["200"] == [Entity(4, 17, S), Entity(26, 32, S)]
+    assert [n.message.split(":")[0] for n in output.notes] == [
+        "two identical task 7b submission files"
+    ]
 
 
 @pytest.mark.parametrize(
