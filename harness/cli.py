@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "bench": "bench",
     "tune": "tune",
     "seeds": "seeds",
+    "encoders": "encoders",
 }
 #: the one-line help ``harness --help`` lists, so that listing imports no command module
 #: (several import torch, and ``tune`` imports Ray); a test checks they match the modules
@@ -39,6 +40,7 @@ SUMMARIES: dict[str, str] = {
     "bench": "Time single predictions of saved models on the CPU (Table-4-style table).",
     "tune": "Search a system's hyperparameters (Ray Tune, TPE, ASHA).",
     "seeds": "Train one configuration with K seeds and compare their valid scores.",
+    "encoders": "List or install the pretrained encoders known by name.",
 }
 #: sub-commands whose module needs an install extra, and that extra
 EXTRAS: dict[str, str] = {"tune": "tune"}

@@ -22,6 +22,7 @@ from torch import nn
 
 from core.errors import HarnessError
 from systems.neural.base import NeuralConfig, NeuralSystem
+from systems.neural.encoder_catalog import resolve_model
 from systems.neural.encoder_heads import HEADS, EncoderTagger, make_head
 from systems.neural.encoders import (
     BACKBONE_FOLDER,
@@ -44,7 +45,8 @@ HeadKind = Literal["crf", "softmax", "mlp"]
 class EncoderConfig(NeuralConfig):
     """Options of every transformer system; training defaults are System 1's best trial."""
 
-    #: Hugging Face hub name or local folder of the pretrained encoder
+    #: an installed encoder's name (``harness encoders list``), a local folder or a
+    #: Hugging Face hub name
     model: str = "dccuchile/bert-base-spanish-wwm-cased"
     #: task head: crf (System 1's multitask heads), softmax (token classifier), mlp
     head: HeadKind = "crf"
@@ -108,8 +110,9 @@ class EncoderSystem(NeuralSystem):
 
     def build(self, train: Sequence[Example]) -> dict[str, Any]:
         cfg = self.config
-        tokenizer = load_tokenizer(cfg.model)
-        backbone, has_pooler = load_pretrained_encoder(cfg.model, self.show_progress)
+        source = resolve_model(cfg.model)
+        tokenizer = load_tokenizer(source)
+        backbone, has_pooler = load_pretrained_encoder(source, self.show_progress)
         max_length = self._set_tokenizer(tokenizer, backbone.config)
         # the head's pooler replaces the encoder's own (so it also pools averaged windows)
         pooler_state = detach_pooler(backbone)

@@ -46,13 +46,18 @@ def detach_pooler(encoder: nn.Module) -> dict[str, torch.Tensor] | None:
 
 @contextlib.contextmanager
 def quiet_loading(show_progress: bool) -> Iterator[None]:
-    """Hide transformers' loading and saving progress bars unless progress is wanted."""
+    """Hide transformers' loading and saving progress bars unless progress is wanted, and
+    its load report always: the one key it reports for our encoders is the pooler, which
+    the system replaces and logs about itself."""
     was_enabled = hf_logging.is_progress_bar_enabled()
+    verbosity = hf_logging.get_verbosity()
     if not show_progress:
         hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
     try:
         yield
     finally:
+        hf_logging.set_verbosity(verbosity)
         if was_enabled:
             hf_logging.enable_progress_bar()
 
