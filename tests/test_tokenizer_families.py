@@ -99,3 +99,30 @@ def test_unusable_checkpoints_stop_with_one_line(tmp_path, texts):
         with pytest.raises(HarnessError, match=message) as caught:
             load_pretrained_encoder(str(folder), show_progress=False)
         assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("policy", ["train", "freeze", "corpus"])
+def test_embedding_table_policies(policy, corpus, tmp_path, texts):
+    folder = save_tiny_xlmr(tmp_path / "xlmr", texts)
+    pretrained = load_pretrained_encoder(str(folder), show_progress=False)[0]
+    table = pretrained.get_input_embeddings().weight.detach().clone()
+    system = test_transformer.make_system(folder, embeddings=policy, lr=1e-2)
+    train = corpus.split("train").tweets[:12]
+    system.fit(train)
+    trained = system.encoder().get_input_embeddings().weight.detach()
+    if policy == "freeze":
+        assert torch.equal(trained, table)
+    elif policy == "train":
+        assert trained.shape == table.shape and not torch.equal(trained, table)
+    else:
+        kept = system.piece_map.kept
+        assert trained.shape[0] == len(kept) < table.shape[0]
+        assert system.architecture["kept_pieces"] == len(kept)
+        # a piece no training tweet has is read as the unknown piece
+        unseen = next(i for i in range(table.shape[0]) if i not in set(kept))
+        unk = system.tokenizer.unk_token_id
+        assert system.piece_map(torch.tensor([unseen])).item() == kept.index(unk)
+    valid = corpus.split("valid").tweets
+    predictions = system.predict(valid)
+    system.save(tmp_path / "model")
+    assert registry.load_saved(tmp_path / "model").predict(valid) == predictions

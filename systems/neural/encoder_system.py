@@ -11,6 +11,7 @@ with its paper's head and training recipe as defaults.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ import torch
 from torch import nn
 
 from core.errors import HarnessError
+from core.fileio import atomic_write_text, read_json_object
 from systems.neural.base import NeuralConfig, NeuralSystem
 from systems.neural.encoder_catalog import resolve_model
 from systems.neural.encoder_heads import HEADS, EncoderTagger, make_head
@@ -34,11 +36,14 @@ from systems.neural.encoders import (
     load_tokenizer,
 )
 from systems.neural.examples import Example
+from systems.neural.piece_vocabulary import EmbeddingPolicy, PieceMap, apply_policy, pieces_of
 from systems.neural.subwords import DEFAULT_DUMMY, SubwordEncoder
 
 log = logging.getLogger("harness")
 
 HeadKind = Literal["crf", "softmax", "mlp"]
+#: the kept piece ids of a model trained with ``embeddings=corpus``
+PIECES_FILE = "pieces.json"
 
 
 @dataclass
@@ -52,6 +57,9 @@ class EncoderConfig(NeuralConfig):
     head: HeadKind = "crf"
     #: hidden width of the mlp head
     head_hidden: int = 256
+    #: the word-piece embedding table: train, freeze, or corpus (cut to the training
+    #: tweets' pieces, then trained); see systems/neural/piece_vocabulary.py
+    embeddings: EmbeddingPolicy = "train"
     #: replaces word tokens the subword tokenizer drops ("\n", some emoji), as in the paper
     dummy_token: str = DEFAULT_DUMMY
     #: word pieces per window including special tokens (capped by the model's own limit)
@@ -93,6 +101,7 @@ class EncoderSystem(NeuralSystem):
         self.labels_from_spans = not HEADS[self.config.head].classifies_tweets  # type: ignore[misc]
         self.tokenizer: Any = None
         self.subwords: SubwordEncoder | None = None
+        self.piece_map: PieceMap | None = None
 
     def uses_pooler(self) -> bool:
         """Whether the head has System 1's [CLS] pooler (and so its own 7a classifier)."""
@@ -122,6 +131,9 @@ class EncoderSystem(NeuralSystem):
             log.info(
                 "%s: %s has no pretrained pooler; the pooler starts random", self.name, cfg.model
             )
+        if cfg.embeddings == "corpus":
+            self._cut_vocabulary(backbone, train)
+        apply_policy(cfg.embeddings, backbone)
         self.model = self.make_model(backbone, pooler_state)
         architecture = {
             "model": cfg.model,
@@ -135,7 +147,22 @@ class EncoderSystem(NeuralSystem):
         }
         if self.uses_pooler():
             architecture["pretrained_pooler"] = pooler_state is not None
+        if self.piece_map is not None:
+            architecture["pieces"] = PIECES_FILE
+            architecture["kept_pieces"] = len(self.piece_map)
         return architecture
+
+    def _cut_vocabulary(self, backbone: nn.Module, train: Sequence[Example]) -> None:
+        """Keep only the embedding rows of the training tweets' pieces."""
+        assert self.subwords is not None
+        size = backbone.get_input_embeddings().num_embeddings
+        words = [[t.text for t in e.tokens] for e in train]
+        batches = (self.subwords.encode(words[i : i + 64]) for i in range(0, len(words), 64))
+        dummy = self.tokenizer(self.config.dummy_token, add_special_tokens=False)["input_ids"]
+        kept = sorted(set(pieces_of(batches, self.tokenizer)) | set(dummy))
+        self.piece_map = PieceMap(kept, size, self.tokenizer.unk_token_id)
+        self.piece_map.shrink(backbone)
+        log.info("%s: embedding table cut to %d of %d pieces", self.name, len(kept), size)
 
     def make_model(
         self, backbone: nn.Module, pooler_state: dict[str, torch.Tensor] | None
@@ -167,6 +194,14 @@ class EncoderSystem(NeuralSystem):
         backbone = encoder_from_config(encoder_config)
         detach_pooler(backbone)
         self._set_tokenizer(tokenizer, encoder_config)
+        if architecture.get("pieces"):
+            saved = read_json_object(folder / architecture["pieces"], "piece list")
+            try:
+                self.piece_map = PieceMap(
+                    saved["kept"], saved["vocabulary_size"], tokenizer.unk_token_id
+                )
+            except (KeyError, TypeError) as err:
+                raise HarnessError(f"{folder}: unreadable {PIECES_FILE} ({err})") from None
         self.model = self.make_model(backbone, None)
 
     def encoder(self) -> nn.Module:
@@ -180,6 +215,9 @@ class EncoderSystem(NeuralSystem):
         target.mkdir(parents=True, exist_ok=True)
         self.encoder().config.save_pretrained(str(target))
         self.tokenizer.save_pretrained(str(target))
+        if self.piece_map is not None:
+            pieces = {"kept": self.piece_map.kept, "vocabulary_size": len(self.piece_map.table)}
+            atomic_write_text(folder / PIECES_FILE, json.dumps(pieces))
 
     # -- batches -----------------------------------------------------------------------------
 
@@ -187,6 +225,8 @@ class EncoderSystem(NeuralSystem):
         if self.subwords is None:
             raise HarnessError(f"{self.name}: the system is not trained or loaded")
         batch = self.subwords.encode([[t.text for t in e.tokens] for e in examples])
+        if self.piece_map is not None:
+            batch["input_ids"] = self.piece_map(batch["input_ids"])
         if with_gold:
             tags = torch.zeros_like(batch["word_index"])
             for i, example in enumerate(examples):
