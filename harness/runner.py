@@ -19,7 +19,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -164,7 +164,7 @@ def _run_into(work: Path, settings: RunSettings, progress: bool) -> None:
         started = time.perf_counter()
         predictions = system.predict(split.tweets)
         timings[f"predict_{split_name}_seconds"] = round(time.perf_counter() - started, 3)
-        _check_predictions(predictions, split.tweets, settings.system)
+        check_predictions(predictions, split.tweets, settings.system, system.config.types)
         files = write_predictions(work / "predictions" / split_name, predictions, split.tweets)
         log.info("%s: wrote %s", split_name, ", ".join(sorted(p.name for p in files.values())))
         if split.has_gold:
@@ -178,15 +178,36 @@ def _run_into(work: Path, settings: RunSettings, progress: bool) -> None:
     atomic_write_text(work / "metrics.json", json.dumps(metrics, indent=2))
 
 
-def _check_predictions(predictions: list[Prediction], tweets: list[Tweet], name: str) -> None:
-    """A system must answer every tweet once, in order, with spans inside the text."""
-    if [p.tweet_id for p in predictions] != [t.id for t in tweets]:
-        raise HarnessError(f"system '{name}' returned predictions that do not match the tweets")
-    for prediction, tweet in zip(predictions, tweets, strict=True):
+def check_predictions(
+    predictions: Sequence[Prediction],
+    tweets: Sequence[Tweet],
+    name: str,
+    types: Collection[str],
+) -> None:
+    """Refuse a system's output unless it answers every tweet once, in order, with spans
+    inside their text (so ``text[begin:end]`` is the extraction written) of the system's
+    ``types``; the :class:`HarnessError` names the system, the tweet and the span.
+
+    ``harness run`` and ``harness predict`` call it before writing anything.
+    """
+    if len(predictions) != len(tweets):
+        raise HarnessError(
+            f"system '{name}' returned {len(predictions)} predictions for {len(tweets)} tweets"
+        )
+    allowed = set(types)
+    for index, (prediction, tweet) in enumerate(zip(predictions, tweets, strict=True)):
+        if prediction.tweet_id != tweet.id:
+            raise HarnessError(
+                f"system '{name}': prediction {index} is for tweet {prediction.tweet_id!r}, "
+                f"expected tweet {tweet.id!r} (one prediction per tweet, in order)"
+            )
         for span in prediction.spans:
-            if span.end > len(tweet.text):
+            where = f"system '{name}': tweet {tweet.id}: span {span.begin}-{span.end} {span.type!r}"
+            if span.begin < 0 or span.end > len(tweet.text) or span.begin >= span.end:
+                raise HarnessError(f"{where} is not inside the text (length {len(tweet.text)})")
+            if span.type not in allowed:
                 raise HarnessError(
-                    f"system '{name}': span {span.begin}-{span.end} outside tweet {tweet.id}"
+                    f"{where} has a type the system does not predict ({', '.join(sorted(allowed))})"
                 )
 
 

@@ -187,6 +187,15 @@ class NeuralSystem(System):
     # -- training --------------------------------------------------------------------------
 
     def fit(self, train: Sequence[Tweet], valid: Sequence[Tweet] | None = None) -> NeuralSystem:
+        """Train for ``epochs``; with ``valid`` and ``select_best``, end on the weights of
+        the epoch with the best valid 7b strict F1 (the first of equal ones).
+
+        Seeding: ``torch.manual_seed(seed)`` (initialisation, dropout) and a generator of
+        its own for the order of the examples. Deterministic kernels are not requested
+        (``torch.use_deterministic_algorithms`` is never called), so one seed repeats a
+        fit exactly on the CPU with the same machine and thread count, while on CUDA some
+        backward kernels may differ in the last bits.
+        """
         cfg = self.config
         torch.manual_seed(cfg.seed)
         generator = torch.Generator().manual_seed(cfg.seed)
