@@ -63,6 +63,8 @@ class System(ABC):
     def __init__(self, config: SystemConfig | None = None):
         self.config = config if config is not None else self.Config()
         self.show_progress = False
+        #: one record per training epoch (loss, seconds per step, valid F1), if any
+        self.history: list[dict[str, Any]] = []
 
     @abstractmethod
     def fit(self: S, train: Sequence[Tweet], valid: Sequence[Tweet] | None = None) -> S:

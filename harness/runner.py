@@ -27,7 +27,7 @@ from typing import Any
 from core.corpus import Corpus, load_corpus
 from core.datasets import resolve
 from core.errors import HarnessError
-from core.fileio import atomic_write_text
+from core.fileio import atomic_write_text, read_json_object
 from core.seeding import seed_everything
 from core.system import System, config_from_dict, config_to_dict
 from core.tweets import EVALUATED_TYPES, Prediction, Tweet
@@ -56,14 +56,7 @@ class RunSettings:
 def read_config_file(path: str | Path) -> dict[str, Any]:
     """Read a ``--config`` JSON file: a run's ``config.json`` or ``{"system", "options"}``."""
     path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise HarnessError(f"{path}: no such config file") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise HarnessError(f"{path}: not valid JSON ({err})") from None
-    if not isinstance(data, dict):
-        raise HarnessError(f"{path}: expected a JSON object")
+    data = read_json_object(path, "config file")
     settings = data.get("settings", data)
     options = settings.get("options", settings.get("config", {}))
     if not isinstance(options, dict):
@@ -174,6 +167,8 @@ def _run_into(work: Path, settings: RunSettings, progress: bool) -> None:
             metrics["scores"][split_name] = report
             log.info("%s: %s", split_name, summary_line(report))
     metrics["timings"] = timings
+    if system.history:
+        metrics["epochs"] = system.history
     system.save(work / "model")
     atomic_write_text(work / "metrics.json", json.dumps(metrics, indent=2))
 

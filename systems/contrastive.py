@@ -24,11 +24,9 @@ heads and the fine-tuning loop are :class:`EncoderSystem`'s; the pre-training pa
 from __future__ import annotations
 
 import copy
-import json
 import logging
 import math
 import shutil
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -129,24 +127,15 @@ class ContrastiveSystem(EncoderSystem):
             Precision(self.device, cfg.amp),
             torch.Generator().manual_seed(cfg.seed),
         )
-        history: list[dict[str, Any]] = []
-        for epoch in range(1, cfg.pretrain_epochs + 1):
-            started = time.perf_counter()
-            loss = self.train_epoch(
-                model,
-                train,
-                optimization,
-                batch_size=cfg.pretrain_batch_size,
-                label=f"contrastive pre-training epoch {epoch}/{cfg.pretrain_epochs}",
-            )
-            record = {
-                "epoch": epoch,
-                "contrastive_loss": round(loss, 6),
-                "seconds": round(time.perf_counter() - started, 2),
-            }
-            history.append(record)
-            log.info("%s pre-training epoch %d: %s", self.name, epoch, json.dumps(record))
-        return history
+        return self.train_epochs(
+            model,
+            train,
+            optimization,
+            epochs=cfg.pretrain_epochs,
+            batch_size=cfg.pretrain_batch_size,
+            stage="contrastive pre-training",
+            loss_name="contrastive_loss",
+        )
 
     # -- persistence -----------------------------------------------------------------------
 

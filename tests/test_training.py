@@ -359,8 +359,9 @@ def test_rnn_fit_is_repeatable_with_one_seed(sample):
     first, second, other = fit(3), fit(3), fit(4)
     assert same_weights(weights(first), weights(second))
     assert first.predict(valid) == second.predict(valid)
-    untimed = [{k: v for k, v in r.items() if k != "seconds"} for r in first.history]
-    assert untimed == [{k: v for k, v in r.items() if k != "seconds"} for r in second.history]
+    timing = {"seconds", "seconds_per_step"}
+    untimed = [{k: v for k, v in r.items() if k not in timing} for r in first.history]
+    assert untimed == [{k: v for k, v in r.items() if k not in timing} for r in second.history]
     assert not same_weights(weights(first), weights(other))
 
 
@@ -539,6 +540,7 @@ def test_history_scores_the_valid_split_and_averages_the_batch_losses(sample):
     for epoch, record in enumerate(system.history):
         assert record["train_loss"] == round(sum(losses[3 * epoch : 3 * epoch + 3]) / 3, 6)
         assert isinstance(record["seconds"], float)
+        assert 0 < record["seconds_per_step"] <= record["seconds"]
     single = tiny(epochs=1, batch_size=8)
     single.fit(train[:3])  # one batch
     assert single.history[0]["train_loss"] == round(single._model().losses[0], 6)
@@ -755,6 +757,7 @@ def test_run_records_what_it_did(tmp_path, monkeypatch):
     timings = metrics["timings"]
     assert set(timings) == {"fit_seconds", "predict_valid_seconds", "predict_test_seconds"}
     assert all(isinstance(value, float) for value in timings.values())
+    assert "epochs" not in metrics  # lookup trains in no epochs
     first_line = (out / "run.log").read_text(encoding="utf-8").splitlines()[0]
     assert re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO corpus ", first_line)
 
@@ -768,6 +771,16 @@ def test_run_records_what_it_did(tmp_path, monkeypatch):
     assert metrics["scores"]["valid"]["note"] == (
         "valid was part of the training data: not a held-out score"
     )
+
+
+def test_a_neural_run_records_its_epochs_with_seconds_per_step(tmp_path):
+    options = {k: str(v) for k, v in SMALL_RNN.items()} | {"epochs": "2"}
+    out = runner.run(RunSettings("rnn", options=options), tmp_path / "run", progress=False)
+    metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
+    assert [e["epoch"] for e in metrics["epochs"]] == [1, 2]
+    assert all(e["seconds_per_step"] > 0 and "valid_7b_strict_f1" in e for e in metrics["epochs"])
+    log = (out / "run.log").read_text(encoding="utf-8")
+    assert log.count('"seconds_per_step"') == 2
 
 
 def test_score_written_scores_the_named_split(tmp_path):

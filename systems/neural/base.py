@@ -154,7 +154,6 @@ class NeuralSystem(System):
         self.codec = TagCodec(self.config.types, self.config.scheme)
         self.model: torch.nn.Module | None = None
         self.architecture: dict[str, Any] = {}
-        self.history: list[dict[str, Any]] = []
         self.device = torch.device("cpu")
         #: called with each epoch's record (the tuner reports it to its scheduler)
         self.epoch_callback: Callable[[dict[str, Any]], None] | None = None
@@ -210,38 +209,78 @@ class NeuralSystem(System):
         total = optimizer_steps(batches_per_epoch, cfg.grad_accum, cfg.epochs)
         scheduler = self.make_scheduler(optimizer, total)
         optimization = Optimization(optimizer, scheduler, precision, generator)
-        best_f1, best_state = -1.0, None
-        self.history = []
-        for epoch in range(1, cfg.epochs + 1):
-            started = time.perf_counter()
-            train_loss = self.train_epoch(
-                model,
-                train_examples,
-                optimization,
-                batch_size=cfg.batch_size,
-                label=f"epoch {epoch}/{cfg.epochs}",
-            )
-            record: dict[str, Any] = {
-                "epoch": epoch,
-                "train_loss": round(train_loss, 6),
-                "lr": scheduler.get_last_lr()[0],
-            }
-            if valid_examples:
-                record.update(self._validation_scores(valid_examples, valid or ()))
-                if record["valid_7b_strict_f1"] > best_f1:
-                    best_f1 = record["valid_7b_strict_f1"]
-                    best_state = {
-                        k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()
-                    }
-            record["seconds"] = round(time.perf_counter() - started, 2)
-            self.history.append(record)
-            log.info("%s epoch %d: %s", self.name, epoch, json.dumps(record))
-            if self.epoch_callback is not None:
-                self.epoch_callback(record)
+        best: dict[str, Any] = {"f1": -1.0, "state": None}
+
+        def validate() -> dict[str, Any]:
+            if not valid_examples:
+                return {}
+            scores = self._validation_scores(valid_examples, valid or ())
+            if scores["valid_7b_strict_f1"] > best["f1"]:
+                best["f1"] = scores["valid_7b_strict_f1"]
+                best["state"] = {
+                    k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()
+                }
+            return scores
+
+        self.history = self.train_epochs(
+            model,
+            train_examples,
+            optimization,
+            epochs=cfg.epochs,
+            batch_size=cfg.batch_size,
+            score=validate,
+            report=self.epoch_callback,
+        )
+        best_f1, best_state = best["f1"], best["state"]
         if cfg.select_best and best_state is not None:
             model.load_state_dict(best_state)
             log.info("%s: kept the epoch with valid 7b strict F1 %.4f", self.name, best_f1)
         return self
+
+    def train_epochs(
+        self,
+        model: torch.nn.Module,
+        examples: Sequence[Example],
+        optimization: Optimization,
+        *,
+        epochs: int,
+        batch_size: int,
+        stage: str = "",
+        loss_name: str = "train_loss",
+        score: Callable[[], dict[str, Any]] | None = None,
+        report: Callable[[dict[str, Any]], None] | None = None,
+    ) -> list[dict[str, Any]]:
+        """``epochs`` passes of :meth:`train_epoch`, one logged record each: the mean loss,
+        the learning rate at the end, the training seconds per batch step (forward,
+        backward and, every ``grad_accum`` batches, the optimiser), what ``score`` adds
+        (validation F1), and the epoch's seconds in all; ``report`` gets each record as
+        soon as it is complete (the tuner's scheduler decides on it)."""
+        history: list[dict[str, Any]] = []
+        steps = max(-(-len(examples) // batch_size), 1)
+        prefix = f"{stage} " if stage else ""
+        for epoch in range(1, epochs + 1):
+            started = time.perf_counter()
+            loss = self.train_epoch(
+                model,
+                examples,
+                optimization,
+                batch_size=batch_size,
+                label=f"{prefix}epoch {epoch}/{epochs}",
+            )
+            record: dict[str, Any] = {
+                "epoch": epoch,
+                loss_name: round(loss, 6),
+                "lr": optimization.scheduler.get_last_lr()[0],
+                "seconds_per_step": round((time.perf_counter() - started) / steps, 4),
+            }
+            if score is not None:
+                record.update(score())
+            record["seconds"] = round(time.perf_counter() - started, 2)
+            history.append(record)
+            log.info("%s %sepoch %d: %s", self.name, prefix, epoch, json.dumps(record))
+            if report is not None:
+                report(record)
+        return history
 
     def train_epoch(
         self,
@@ -264,7 +303,11 @@ class NeuralSystem(System):
         batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
         total_loss = 0.0
         bar = tqdm(
-            batches, desc=f"{self.name}: {label}", disable=not self.show_progress, leave=False
+            batches,
+            desc=f"{self.name}: {label}",
+            unit="step",
+            disable=not self.show_progress,
+            leave=False,
         )
         precision = optimization.precision
         for step, indices in enumerate(bar, start=1):
@@ -308,6 +351,7 @@ class NeuralSystem(System):
             for indices in tqdm(
                 batches,
                 desc=f"{self.name}: predicting",
+                unit="batch",
                 disable=not self.show_progress,
                 leave=False,
             ):
