@@ -20,26 +20,26 @@ from harness.benchmarking import (
     render_markdown,
     run_corpus,
 )
-from harness.commands.common import data_option, path_option
+from harness.commands.common import choice_option, data_option, path_option
 
 REFERENCES = ("transformer", "rnn")
 
 
 @click.command("bench")
 @click.argument("runs", nargs=-1, type=click.Path(path_type=Path))
-@click.option(
+@choice_option(
     "--reference",
-    "references",
+    REFERENCES,
+    dest="references",
     multiple=True,
-    type=click.Choice(REFERENCES),
     help="Also time an untrained full-size architecture: the BETO-sized transformer "
     "or Table 3's RNN (repeatable). Default when no RUNS are given: both.",
 )
-@click.option(
+@choice_option(
     "--precision",
-    "precisions",
+    PRECISIONS,
+    dest="precisions",
     multiple=True,
-    type=click.Choice(PRECISIONS),
     help="Inference path(s) to time: fp32 (plain PyTorch), int8 (dynamic int8 "
     "quantisation keeping F1: GRU/LSTM and the encoder's Linear layers except its first "
     "block and down-projections), int8-full (every Linear layer too: faster, costs F1), "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import click
@@ -26,6 +27,27 @@ def path_option(flag: str, dest: str | None = None, *, required: bool = False, h
     names = (flag, dest) if dest else (flag,)
     return click.option(
         *names, type=click.Path(path_type=Path), default=None, required=required, help=help
+    )
+
+
+def choice_option(
+    flag: str,
+    choices: Sequence[str],
+    *,
+    dest: str | None = None,
+    default: str | None = None,
+    multiple: bool = False,
+    help: str,
+):
+    """An option taking one of ``choices`` (repeatable with ``multiple``)."""
+    names = (flag, dest) if dest else (flag,)
+    return click.option(
+        *names,
+        type=click.Choice(list(choices)),
+        default=default,
+        show_default=default is not None,
+        multiple=multiple,
+        help=help,
     )
 
 

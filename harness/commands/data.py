@@ -7,7 +7,7 @@ import json
 import click
 
 from core.tagging import SCHEMES
-from harness.commands.common import DATA_HELP, all_types_option, open_corpus
+from harness.commands.common import DATA_HELP, all_types_option, choice_option, open_corpus
 from harness.corpus_stats import corpus_stats
 
 HELP = (
@@ -23,13 +23,7 @@ HELP = (
 @click.command("data", help=HELP)
 @click.argument("corpus", default="sample", metavar="[CORPUS]")
 @all_types_option
-@click.option(
-    "--scheme",
-    type=click.Choice(SCHEMES),
-    default="BIO",
-    show_default=True,
-    help="Tag scheme used for the round-trip check.",
-)
+@choice_option("--scheme", SCHEMES, default="BIO", help="Tag scheme used for the round-trip check.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
 def command(corpus: str, all_types: bool, scheme: str, as_json: bool) -> None:
     stats = corpus_stats(open_corpus(corpus, all_types), scheme)

@@ -12,6 +12,7 @@ from core.system import PRECISIONS
 from harness import registry
 from harness.commands.common import (
     all_types_option,
+    choice_option,
     data_option,
     open_corpus,
     path_option,
@@ -27,11 +28,10 @@ from harness.runner import check_predictions, score_written, summary_line, write
 @path_option(
     "--out", required=True, help="Folder for task7a.tsv, task7b.tsv, the CodaLab zips and brat.zip."
 )
-@click.option(
+@choice_option(
     "--precision",
-    type=click.Choice(PRECISIONS),
+    PRECISIONS,
     default="fp32",
-    show_default=True,
     help="CPU inference path: int8 is the fast one that keeps F1 (see 'harness bench').",
 )
 @all_types_option

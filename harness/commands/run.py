@@ -10,6 +10,7 @@ import click
 from core.system import parse_options
 from harness.commands.common import (
     all_types_option,
+    choice_option,
     data_option,
     path_option,
     system_options_option,
@@ -21,10 +22,9 @@ from harness.runner import TRAIN_ON, RunSettings, read_config_file, run, summary
 @click.option("--system", "system_name", help="Registered system to train (see 'harness systems').")
 @data_option()
 @path_option("--out", help="Run folder to create [default: runs/SYSTEM-YYYYmmdd-HHMMSS].")
-@click.option(
+@choice_option(
     "--train-on",
-    type=click.Choice(TRAIN_ON),
-    default=None,
+    TRAIN_ON,
     help="Train on train only (valid is then the held-out score) or on train+valid "
     "for the final model, as the ProfNER winners did.  [default: train]",
 )

@@ -10,6 +10,7 @@ import click
 from core.system import parse_options
 from harness.commands.common import (
     all_types_option,
+    choice_option,
     data_option,
     path_option,
     progress_option,
@@ -21,26 +22,23 @@ from harness.tuning.study import StudySettings, run_study
 @click.command("tune")
 @click.option("--system", "system_name", required=True, help="Registered system to tune.")
 @click.option("--trials", type=int, required=True, help="Number of trials to run.")
-@click.option(
+@choice_option(
     "--search",
-    type=click.Choice(["tpe", "random"]),
+    ["tpe", "random"],
     default="tpe",
-    show_default=True,
     help="tpe: hyperopt's tree-structured Parzen estimator (the paper); random: random search.",
 )
-@click.option(
+@choice_option(
     "--scheduler",
-    type=click.Choice(["asha", "none"]),
+    ["asha", "none"],
     default="asha",
-    show_default=True,
     help="asha: stop weak trials early on their per-epoch valid score (the paper); "
     "none: every trial runs all its epochs. Systems without epochs always use none.",
 )
-@click.option(
+@choice_option(
     "--metric",
-    type=click.Choice(["7b_strict_f1", "7a_f1"]),
+    ["7b_strict_f1", "7a_f1"],
     default="7b_strict_f1",
-    show_default=True,
     help="Validation score to maximise (the paper: 7b).",
 )
 @data_option()
