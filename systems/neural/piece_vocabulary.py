@@ -60,13 +60,13 @@ class PieceMap:
 
 
 def pieces_of(batches: Iterable[dict[str, Any]], tokenizer: Any) -> list[int]:
-    """Piece ids the batches use, every id up to the largest special token's (so the
-    specials and the padding piece keep their own ids), and the special tokens."""
+    """Piece ids the batches use, the special tokens, and every id up to the padding
+    piece's (so that it keeps its own id in the cut table)."""
     used: set[int] = set()
     for batch in batches:
         used.update(batch["input_ids"].unique().tolist())
-    specials = [i for i in tokenizer.all_special_ids if i is not None]
-    used.update(range(max(specials) + 1))
+    used.update(i for i in tokenizer.all_special_ids if i is not None)
+    used.update(range((tokenizer.pad_token_id or 0) + 1))
     return sorted(used)
 
 
