@@ -15,9 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import platform
-import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -27,7 +25,7 @@ from typing import Any
 from core.corpus import Corpus, load_corpus
 from core.datasets import resolve
 from core.errors import HarnessError
-from core.fileio import atomic_write_text, read_json_object
+from core.fileio import atomic_directory, atomic_write_text, read_json_object
 from core.seeding import seed_everything
 from core.system import System, config_from_dict, config_to_dict
 from core.tweets import EVALUATED_TYPES, Prediction, Tweet
@@ -99,24 +97,16 @@ def run(
     out = Path(out) if out is not None else default_run_dir(settings.system)
     if out.exists() and any(out.iterdir()) and not force:
         raise HarnessError(f"{out}: run folder exists and is not empty (use --force to replace)")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    handler = logging.FileHandler(work / "run.log", encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-    log.addHandler(handler)
-    log.setLevel(logging.INFO)
-    try:
-        _run_into(work, settings, progress)
-        handler.close()
-        log.removeHandler(handler)
-        if out.exists():
-            shutil.rmtree(out)
-        work.rename(out)
-    except BaseException:
-        handler.close()
-        log.removeHandler(handler)
-        shutil.rmtree(work, ignore_errors=True)
-        raise
+    with atomic_directory(out) as work:
+        handler = logging.FileHandler(work / "run.log", encoding="utf-8")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+        try:
+            _run_into(work, settings, progress)
+        finally:  # the log is complete before the folder is moved into place
+            handler.close()
+            log.removeHandler(handler)
     return out
 
 

