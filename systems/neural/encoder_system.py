@@ -98,7 +98,7 @@ class EncoderSystem(NeuralSystem):
                 f"{self.name}: unknown head {self.config.head!r} (use {', '.join(HEADS)})"
             )
         # the head decides where 7a comes from
-        self.labels_from_spans = not HEADS[self.config.head].classifies_tweets  # type: ignore[misc]
+        self.labels_from_spans = not self.uses_pooler()  # type: ignore[misc]
         self.tokenizer: Any = None
         self.subwords: SubwordEncoder | None = None
         self.piece_map: PieceMap | None = None

@@ -220,19 +220,22 @@ def state_dict(packed: PackedE5) -> dict[str, torch.Tensor]:
         EMBEDDING_NAMES["emb.ln.w"]: _tensor(packed, "emb.ln.w", (h,)),
         EMBEDDING_NAMES["emb.ln.b"]: _tensor(packed, "emb.ln.b", (h,)),
     }
-    shapes = {"q": (h, h), "k": (h, h), "v": (h, h), "ao": (h, h), "fi": (ff, h), "fo": (h, ff)}
+    #: weight shape of each layer part; its bias has the weight's first dimension
+    shapes = {
+        "q": (h, h),
+        "k": (h, h),
+        "v": (h, h),
+        "ao": (h, h),
+        "aln": (h,),
+        "fi": (ff, h),
+        "fo": (h, ff),
+        "oln": (h,),
+    }
     for layer in range(packed.layers):
-        prefix = f"encoder.layer.{layer}."
         for short, long in LAYER_NAMES.items():
-            if short in shapes:
-                weight = _tensor(packed, f"l{layer}.{short}.w", shapes[short])
-                arrays[f"{prefix}{long}.weight"] = weight
-                arrays[f"{prefix}{long}.bias"] = _tensor(
-                    packed, f"l{layer}.{short}.b", (shapes[short][0],)
-                )
-            else:  # layer norms
-                arrays[f"{prefix}{long}.weight"] = _tensor(packed, f"l{layer}.{short}.w", (h,))
-                arrays[f"{prefix}{long}.bias"] = _tensor(packed, f"l{layer}.{short}.b", (h,))
+            name, shape = f"encoder.layer.{layer}.{long}", shapes[short]
+            arrays[f"{name}.weight"] = _tensor(packed, f"l{layer}.{short}.w", shape)
+            arrays[f"{name}.bias"] = _tensor(packed, f"l{layer}.{short}.b", shape[:1])
     return {name: torch.from_numpy(np.ascontiguousarray(a)) for name, a in arrays.items()}
 
 
@@ -251,7 +254,6 @@ def model_config(packed: PackedE5) -> XLMRobertaConfig:
         bos_token_id=packed.bos,
         eos_token_id=packed.eos,
         hidden_act="gelu",
-        add_pooling_layer=False,
     )
 
 
