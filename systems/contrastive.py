@@ -41,7 +41,12 @@ from systems.neural.contrastive_loss import GaussianProjection, contrastive_loss
 from systems.neural.encoder_heads import word_features
 from systems.neural.encoder_system import EncoderSystem, FineTuningConfig
 from systems.neural.examples import Example
-from systems.neural.training import Precision, linear_warmup_decay, make_optimizer
+from systems.neural.training import (
+    Precision,
+    linear_warmup_decay,
+    make_optimizer,
+    optimizer_steps,
+)
 
 log = logging.getLogger("harness")
 
@@ -120,11 +125,13 @@ class ContrastiveSystem(EncoderSystem):
         cfg = self.config
         model = GaussianPretrainer(encoder, cfg.gaussian_dim).to(self.device)
         optimizer = make_optimizer(model, cfg.pretrain_lr, cfg.weight_decay)
-        total = math.ceil(len(train) / cfg.pretrain_batch_size) * cfg.pretrain_epochs
+        total = optimizer_steps(
+            math.ceil(len(train) / cfg.pretrain_batch_size), cfg.grad_accum, cfg.pretrain_epochs
+        )
         optimization = Optimization(
             optimizer,
             linear_warmup_decay(optimizer, cfg.warmup_steps, total),
-            Precision(self.device, cfg.amp),
+            Precision(self.device, cfg.amp, self.cpu_bf16),
             torch.Generator().manual_seed(cfg.seed),
         )
         return self.train_epochs(

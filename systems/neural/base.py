@@ -17,7 +17,7 @@ from abc import abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from safetensors.torch import save_file
@@ -76,7 +76,9 @@ class NeuralConfig(SystemConfig):
     max_grad_norm: float = 0.0
     #: auto (CUDA when present), cpu, cuda, cuda:N
     device: str = "auto"
-    #: mixed precision on CUDA (bf16 where supported, else fp16 with loss scaling)
+    #: mixed-precision training: on CUDA bf16 where supported, else fp16 with loss
+    #: scaling; on the CPU bf16 for the transformer systems where the CPU computes
+    #: bfloat16 natively (amx_bf16, avx512_bf16), else fp32
     amp: bool = True
     #: keep the epoch with the best validation 7b strict F1 (needs a valid split)
     select_best: bool = True
@@ -148,6 +150,9 @@ class NeuralSystem(System):
 
     Config = NeuralConfig
     config: NeuralConfig
+    #: train under bf16 autocast on a CPU with native bfloat16 (``amp``): what pays for a
+    #: transformer's large matrix products; the RNNs' small recurrent steps stay fp32
+    cpu_bf16: ClassVar[bool] = False
 
     def __init__(self, config: NeuralConfig | None = None):
         super().__init__(config)
@@ -203,7 +208,7 @@ class NeuralSystem(System):
         valid_examples = make_examples(valid, self.codec, with_gold=True) if valid else None
         self.architecture = self.build(train_examples)
         model = self._model().to(self.device)
-        precision = Precision(self.device, cfg.amp)
+        precision = Precision(self.device, cfg.amp, self.cpu_bf16)
         optimizer = self.make_optimizer(model)
         batches_per_epoch = -(-len(train_examples) // cfg.batch_size)
         total = optimizer_steps(batches_per_epoch, cfg.grad_accum, cfg.epochs)

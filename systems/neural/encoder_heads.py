@@ -5,7 +5,10 @@ encoder is read, so the head is a part to plug in (``-o head=...``):
 
 * ``crf``: System 1 of the ProfNER winners. 7a: the [CLS] vector (averaged over a long
   tweet's windows) through a tanh pooler -- initialised from the checkpoint's pretrained
-  pooler when it has one -- dropout, a linear layer, cross-entropy. 7b: each word's first
+  pooler when it has one -- dropout, a linear layer, cross-entropy. An encoder with no
+  pretrained pooler (multilingual-e5 was trained as a mean-pooled sentence encoder) is
+  pooled over all its pieces instead (``pooling=mean``): its [CLS] state is no sentence
+  vector, and a random pooler on it left 7a at F1 0.0 after a first epoch. 7b: each word's first
   piece, dropout, a linear layer and a CRF over the word tags. The loss is the sum.
 * ``softmax``: a token classifier as Hugging Face's ``BertForTokenClassification``:
   dropout and one linear layer over each word's first piece, softmax cross-entropy (the
@@ -17,7 +20,7 @@ encoder is read, so the head is a part to plug in (``-o head=...``):
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 import torch
 from torch import nn
@@ -27,6 +30,8 @@ from systems.neural.heads import CrfTagger, LabelClassifier
 from systems.neural.subwords import document_vectors, first_pieces
 
 Batch = dict[str, torch.Tensor]
+#: what the 7a pooler reads: the [CLS] state, or the mean of every piece's state
+Pooling = Literal["cls", "mean"]
 
 
 def encoder_states(encoder: nn.Module, batch: Batch) -> torch.Tensor:
@@ -68,8 +73,10 @@ class MultitaskCrfHead(TaskHead):
         dropout: float,
         pooler_state: dict[str, torch.Tensor] | None = None,
         init_range: float = 0.02,
+        pooling: Pooling = "cls",
     ):
         super().__init__()
+        self.pooling = pooling
         self.pooler = nn.Linear(width, width)
         if pooler_state is not None:
             self.pooler.load_state_dict(pooler_state)
@@ -82,8 +89,13 @@ class MultitaskCrfHead(TaskHead):
     def features(self, hidden: torch.Tensor, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
         """(pooled tweet vectors, word features)."""
         documents = batch["word_index"].shape[0]
-        cls = document_vectors(hidden[:, 0], batch["window_doc"], documents)
-        return torch.tanh(self.pooler(cls)), first_pieces(hidden, batch["word_index"])
+        if self.pooling == "mean":
+            mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+            windows = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)
+        else:
+            windows = hidden[:, 0]
+        tweets = document_vectors(windows, batch["window_doc"], documents)
+        return torch.tanh(self.pooler(tweets)), first_pieces(hidden, batch["word_index"])
 
     def loss(self, hidden: torch.Tensor, batch: Batch) -> dict[str, torch.Tensor]:
         pooled, words = self.features(hidden, batch)
@@ -144,10 +156,11 @@ def make_head(
     head_hidden: int = 0,
     pooler_state: dict[str, torch.Tensor] | None = None,
     init_range: float = 0.02,
+    pooling: Pooling = "cls",
 ) -> TaskHead:
     """The head named ``kind`` for an encoder of hidden size ``width``."""
     if kind == "crf":
-        return MultitaskCrfHead(width, num_tags, dropout, pooler_state, init_range)
+        return MultitaskCrfHead(width, num_tags, dropout, pooler_state, init_range, pooling)
     if kind == "softmax":
         return SoftmaxHead(width, num_tags, dropout)
     if kind == "mlp":

@@ -25,7 +25,7 @@ from core.errors import HarnessError
 from core.fileio import atomic_write_text, read_json_object
 from systems.neural.base import NeuralConfig, NeuralSystem
 from systems.neural.encoder_catalog import resolve_model
-from systems.neural.encoder_heads import HEADS, EncoderTagger, make_head
+from systems.neural.encoder_heads import HEADS, EncoderTagger, Pooling, make_head
 from systems.neural.encoders import (
     BACKBONE_FOLDER,
     detach_pooler,
@@ -38,6 +38,7 @@ from systems.neural.encoders import (
 from systems.neural.examples import Example
 from systems.neural.piece_vocabulary import EmbeddingPolicy, PieceMap, apply_policy, pieces_of
 from systems.neural.subwords import DEFAULT_DUMMY, SubwordEncoder
+from systems.neural.training import make_optimizer
 
 log = logging.getLogger("harness")
 
@@ -57,6 +58,12 @@ class EncoderConfig(NeuralConfig):
     head: HeadKind = "crf"
     #: hidden width of the mlp head
     head_hidden: int = 256
+    #: learning rate of the task heads (0: lr). A CRF's transitions start near zero and
+    #: move by about lr per step, so at an encoder's lr they barely leave their start
+    head_lr: float = 0.0
+    #: what the crf head's 7a pooler reads: cls, mean (every piece), or auto (cls when the
+    #: checkpoint has a pretrained pooler, else mean)
+    pooling: Literal["auto", "cls", "mean"] = "auto"
     #: the word-piece embedding table: train, freeze, or corpus (cut to the training
     #: tweets' pieces, then trained); see systems/neural/piece_vocabulary.py
     embeddings: EmbeddingPolicy = "train"
@@ -90,6 +97,7 @@ class EncoderSystem(NeuralSystem):
 
     Config = EncoderConfig
     config: EncoderConfig
+    cpu_bf16 = True
 
     def __init__(self, config: EncoderConfig | None = None):
         super().__init__(config)
@@ -102,6 +110,7 @@ class EncoderSystem(NeuralSystem):
         self.tokenizer: Any = None
         self.subwords: SubwordEncoder | None = None
         self.piece_map: PieceMap | None = None
+        self.pooling: Pooling = "cls"
 
     def uses_pooler(self) -> bool:
         """Whether the head has System 1's [CLS] pooler (and so its own 7a classifier)."""
@@ -127,13 +136,10 @@ class EncoderSystem(NeuralSystem):
         pooler_state = detach_pooler(backbone)
         if not has_pooler:
             pooler_state = None
-        if self.uses_pooler() and pooler_state is None:
-            log.info(
-                "%s: %s has no pretrained pooler; the pooler starts random", self.name, cfg.model
-            )
         if cfg.embeddings == "corpus":
             self._cut_vocabulary(backbone, train)
         apply_policy(cfg.embeddings, backbone)
+        self.pooling = self._pooling(pooler_state is not None)
         self.model = self.make_model(backbone, pooler_state)
         architecture = {
             "model": cfg.model,
@@ -147,10 +153,24 @@ class EncoderSystem(NeuralSystem):
         }
         if self.uses_pooler():
             architecture["pretrained_pooler"] = pooler_state is not None
+            architecture["pooling"] = self.pooling
         if self.piece_map is not None:
             architecture["pieces"] = PIECES_FILE
             architecture["kept_pieces"] = len(self.piece_map)
         return architecture
+
+    def _pooling(self, pretrained_pooler: bool) -> Pooling:
+        """The crf head's pooling: as configured, or by whether a pretrained pooler exists."""
+        if self.config.pooling != "auto":
+            return self.config.pooling
+        if self.uses_pooler() and not pretrained_pooler:
+            log.info(
+                "%s: %s has no pretrained pooler; 7a pools the mean of all pieces",
+                self.name,
+                self.config.model,
+            )
+            return "mean"
+        return "cls"
 
     def _cut_vocabulary(self, backbone: nn.Module, train: Sequence[Example]) -> None:
         """Keep only the embedding rows of the training tweets' pieces."""
@@ -178,8 +198,15 @@ class EncoderSystem(NeuralSystem):
             head_hidden=cfg.head_hidden,
             pooler_state=pooler_state,
             init_range=getattr(backbone.config, "initializer_range", 0.02),
+            pooling=self.pooling,
         )
         return EncoderTagger(backbone, head)
+
+    def make_optimizer(self, model: nn.Module) -> torch.optim.Optimizer:
+        """AdamW with the encoder at ``lr`` and the task heads at ``head_lr``."""
+        assert isinstance(model, EncoderTagger)
+        cfg = self.config
+        return make_optimizer(model, cfg.lr, cfg.weight_decay, {"head": cfg.head_lr or cfg.lr})
 
     def rebuild(self, architecture: dict[str, Any], folder: Path) -> None:
         backbone_folder = folder / architecture.get("backbone", BACKBONE_FOLDER)
@@ -202,6 +229,10 @@ class EncoderSystem(NeuralSystem):
                 )
             except (KeyError, TypeError) as err:
                 raise HarnessError(f"{folder}: unreadable {PIECES_FILE} ({err})") from None
+        saved_pooling = architecture.get("pooling", "cls")
+        if saved_pooling not in ("cls", "mean"):
+            raise HarnessError(f"{folder}: unknown pooling {saved_pooling!r} in the saved config")
+        self.pooling = saved_pooling
         self.model = self.make_model(backbone, None)
 
     def encoder(self) -> nn.Module:

@@ -1,7 +1,8 @@
 """Optimiser, schedule and device handling shared by the neural systems.
 
 AdamW with linear warm-up then linear decay, as the ProfNER winners trained both of
-their systems; gradient accumulation for small GPUs; mixed precision on CUDA only.
+their systems; gradient accumulation for small GPUs; mixed precision on CUDA, and bf16
+autocast on a CPU that computes bfloat16 natively.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from torch.optim.lr_scheduler import LambdaLR
 from transformers import get_constant_schedule, get_linear_schedule_with_warmup
 
 from core.errors import HarnessError
+from systems.neural.inference import cpu_supports_bf16
 
 
 def pick_device(name: str) -> torch.device:
@@ -45,12 +47,15 @@ def constant_schedule(optimizer: torch.optim.Optimizer) -> LambdaLR:
     return get_constant_schedule(optimizer)
 
 
-def parameter_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str, Any]]:
-    """Trainable parameters with ``weight_decay``, except biases and normalisation weights
-    (BERT's convention), which get none."""
+def parameter_groups(
+    model: torch.nn.Module, weight_decay: float, keep: set[int] | None = None
+) -> list[dict[str, Any]]:
+    """Trainable parameters (those whose ``id`` is in ``keep``, when given) with
+    ``weight_decay``, except biases and normalisation weights (BERT's convention), which
+    get none."""
     decay, no_decay = [], []
     for name, parameter in model.named_parameters():
-        if not parameter.requires_grad:
+        if not parameter.requires_grad or (keep is not None and id(parameter) not in keep):
             continue
         (no_decay if parameter.ndim < 2 or "norm" in name.lower() else decay).append(parameter)
     return [
@@ -59,9 +64,25 @@ def parameter_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[s
     ]
 
 
-def make_optimizer(model: torch.nn.Module, lr: float, weight_decay: float) -> torch.optim.AdamW:
-    """AdamW over :func:`parameter_groups`."""
-    return torch.optim.AdamW(parameter_groups(model, weight_decay), lr=lr)
+def make_optimizer(
+    model: torch.nn.Module,
+    lr: float,
+    weight_decay: float,
+    module_lr: dict[str, float] | None = None,
+) -> torch.optim.AdamW:
+    """AdamW over :func:`parameter_groups`; the parameters of each child module named in
+    ``module_lr`` take its learning rate instead of ``lr``."""
+    module_lr = module_lr or {}
+    children = dict(model.named_children())
+    unknown = sorted(set(module_lr) - set(children))
+    if unknown:
+        raise HarnessError(f"no module {unknown[0]!r} to give a learning rate of its own")
+    special = {id(p) for name in module_lr for p in children[name].parameters()}
+    rest = [p for p in model.parameters() if id(p) not in special]
+    groups = parameter_groups(model, weight_decay, keep={id(p) for p in rest})
+    for name, rate in module_lr.items():
+        groups += [{**g, "lr": rate} for g in parameter_groups(children[name], weight_decay)]
+    return torch.optim.AdamW([g for g in groups if g["params"]], lr=lr)
 
 
 def optimizer_steps(batches_per_epoch: int, grad_accum: int, epochs: int) -> int:
@@ -69,13 +90,25 @@ def optimizer_steps(batches_per_epoch: int, grad_accum: int, epochs: int) -> int
 
 
 class Precision:
-    """Autocast and loss scaling for CUDA; a no-op on the CPU (fp32 there)."""
+    """Autocast and loss scaling.
 
-    def __init__(self, device: torch.device, enabled: bool):
-        self.enabled = enabled and device.type == "cuda"
+    CUDA: bf16 where the card supports it, else fp16 with loss scaling. CPU (``cpu_bf16``,
+    which the transformer systems ask for): bf16 autocast only where the CPU computes
+    bfloat16 natively (``amx_bf16``/``avx512_bf16``); emulated bf16 is slower than fp32,
+    so elsewhere training stays fp32. The weights, the optimiser state and the task heads'
+    losses (emissions, CRF, cross-entropy) stay fp32 throughout.
+    """
+
+    def __init__(self, device: torch.device, enabled: bool, cpu_bf16: bool = False):
+        if device.type == "cuda":
+            self.enabled = enabled
+            bf16 = torch.cuda.is_bf16_supported()
+        else:
+            self.enabled = enabled and cpu_bf16 and cpu_supports_bf16()
+            bf16 = True
         self.dtype = torch.float32
         if self.enabled:
-            self.dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+            self.dtype = torch.bfloat16 if bf16 else torch.float16
         self.scaler = torch.amp.GradScaler(
             "cuda", enabled=self.enabled and self.dtype == torch.float16
         )
@@ -84,7 +117,7 @@ class Precision:
     @contextlib.contextmanager
     def autocast(self) -> Iterator[None]:
         if self.enabled:
-            with torch.autocast(device_type="cuda", dtype=self.dtype):
+            with torch.autocast(device_type=self.device.type, dtype=self.dtype):
                 yield
         else:
             yield
