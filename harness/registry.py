@@ -26,6 +26,7 @@ BUILTIN_SYSTEMS: dict[str, str] = {
     "bert-softmax": "systems.bert_softmax:BertSoftmaxSystem",
     "bilstm-cnn": "systems.bilstm_cnn:BilstmCnnSystem",
     "contrastive": "systems.contrastive:ContrastiveSystem",
+    "hf-token-classification": "systems.hf_token_classification:HfTokenClassificationSystem",
 }
 
 

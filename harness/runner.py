@@ -36,7 +36,6 @@ from submissions import load_gold, read_system_output, write_submission
 log = logging.getLogger("harness")
 
 TRAIN_ON = ("train", "train+valid")
-PREDICT_SPLITS = ("valid", "test")
 
 
 @dataclass
@@ -142,7 +141,9 @@ def _run_into(work: Path, settings: RunSettings, progress: bool) -> None:
         "train_on": settings.train_on,
         "scores": {},
     }
-    for split_name in (s for s in PREDICT_SPLITS if s in corpus.splits):
+    # every split but the training split: valid (scored), and each split without gold that
+    # the corpus holds (test, background, ...), whose predictions are the submission
+    for split_name in (s for s in corpus.splits if s != "train"):
         split = corpus.split(split_name)
         started = time.perf_counter()
         predictions = system.predict(split.tweets)

@@ -72,7 +72,9 @@ def test_windows_fit_the_real_position_table(family, corpus):
     assert all(span.end <= len(LONG_TEXT) for span in prediction.spans)
 
 
-@pytest.mark.parametrize("system_name", ["transformer", "bert-softmax", "contrastive"])
+@pytest.mark.parametrize(
+    "system_name", ["transformer", "bert-softmax", "contrastive", "hf-token-classification"]
+)
 def test_every_system_trains_saves_and_loads_on_every_family(family, system_name, corpus, tmp_path):
     _, folder = family
     options = {"model": str(folder), "epochs": 1, "lr": 1e-3, "warmup_steps": 0, "batch_size": 4}

@@ -69,7 +69,7 @@ def _looks_like_path(name: str) -> bool:
     return name.startswith(("/", ".", "~")) or name.count("/") > 1 or "\\" in name
 
 
-def _load_error(name: str, err: Exception) -> HarnessError:
+def load_error(name: str, err: Exception) -> HarnessError:
     """One line from transformers' multi-line loading errors, with what to do about it."""
     if not Path(name).expanduser().exists() and _looks_like_path(name):
         return HarnessError(f"transformer: model folder {name!r} does not exist")
@@ -113,7 +113,7 @@ def load_tokenizer(name: str) -> Any:
         if _byte_level_without_prefix_space(tokenizer):
             tokenizer = AutoTokenizer.from_pretrained(name, add_prefix_space=True)
     except LOAD_ERRORS as err:
-        raise _load_error(name, err) from None
+        raise load_error(name, err) from None
     if not getattr(tokenizer, "is_fast", False):
         raise HarnessError(
             f"transformer: model {name!r} has no fast tokenizer "
@@ -135,7 +135,7 @@ def load_pretrained_encoder(name: str, show_progress: bool) -> tuple[nn.Module, 
                 name, output_loading_info=True, dtype=torch.float32
             )
     except LOAD_ERRORS as err:
-        raise _load_error(name, err) from None
+        raise load_error(name, err) from None
     missing = set(info.get("missing_keys", ()))
     lacking = sorted(key for key in missing if not key.startswith("pooler."))
     if lacking:
@@ -189,4 +189,4 @@ def load_encoder_config(folder: Path) -> Any:
     try:
         return AutoConfig.from_pretrained(str(folder))
     except LOAD_ERRORS as err:
-        raise _load_error(str(folder), err) from None
+        raise load_error(str(folder), err) from None
