@@ -320,10 +320,25 @@ def test_clipping_bounds_the_norm_of_every_step(sample):
     assert all(step["norm"] > 0.49 for step in clipped.steps)  # scaled to the bound
 
 
-def test_precision_is_fp32_on_the_cpu():
-    precision = Precision(torch.device("cpu"), enabled=True)
-    assert not precision.enabled and precision.dtype == torch.float32
-    assert not precision.scaler.is_enabled()
+def test_precision_on_the_cpu_is_bf16_only_where_asked_and_native(monkeypatch):
+    from systems.neural import training
+
+    layer = nn.Linear(4, 4)
+    for native in (False, True):
+        monkeypatch.setattr(training, "cpu_supports_bf16", lambda native=native: native)
+        for asked in (False, True):
+            precision = Precision(torch.device("cpu"), enabled=True, cpu_bf16=asked)
+            on = native and asked
+            assert precision.enabled is on and not precision.scaler.is_enabled()
+            assert precision.dtype == (torch.bfloat16 if on else torch.float32)
+            with precision.autocast():
+                assert layer(torch.ones(1, 4)).dtype == precision.dtype
+        off = Precision(torch.device("cpu"), enabled=False, cpu_bf16=True)
+        assert not off.enabled and off.dtype == torch.float32
+    assert not RnnSystem.cpu_bf16  # the RNNs' small recurrent steps stay fp32
+    from systems.neural.encoder_system import EncoderSystem
+
+    assert EncoderSystem.cpu_bf16
 
 
 def test_a_non_finite_loss_stops_with_one_line(sample):

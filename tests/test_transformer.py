@@ -180,6 +180,51 @@ def test_pooler_starts_from_the_pretrained_pooler(tiny, tmp_path, texts):
     assert built(make_system(bare), tricky_tweets()).architecture["pretrained_pooler"] is False
 
 
+def test_without_a_pretrained_pooler_7a_pools_the_mean_of_the_pieces(tmp_path, texts, corpus):
+    bare = save_tiny_bert(tmp_path / "bare", texts, with_pooler=False)
+    assert built(make_system(bare), tricky_tweets()).pooling == "mean"
+    assert built(make_system(bare, pooling="cls"), tricky_tweets()).pooling == "cls"
+    system = make_system(bare).fit(corpus.split("train").tweets[:8])
+    assert system.architecture["pooling"] == "mean"
+    model = system.model.eval()
+    short, long = make_examples(
+        [Tweet("a", "el médico"), Tweet("b", LONG_TEXT[:200])], system.codec, False
+    )
+    with torch.no_grad():
+
+        def pooled(examples):
+            batch = system.collate(examples, with_gold=False)
+            hidden = model.encoder(
+                input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]
+            ).last_hidden_state
+            return hidden, batch, model.head.features(hidden, batch)[0]
+
+        hidden, batch, alone = pooled([short])
+        pieces = int(batch["attention_mask"][0].sum())
+        expected = torch.tanh(model.head.pooler(hidden[0, :pieces].mean(0)))
+        assert torch.allclose(alone[0], expected, atol=1e-5)
+        # padding to a longer neighbour's length changes nothing
+        assert torch.allclose(pooled([short, long])[2][0], alone[0], atol=1e-5)
+    system.save(tmp_path / "model")
+    loaded = TransformerSystem.load(tmp_path / "model")
+    assert loaded.pooling == "mean"
+    assert loaded.predict(corpus.split("valid").tweets) == system.predict(
+        corpus.split("valid").tweets
+    )
+
+
+def test_the_heads_train_at_their_own_learning_rate(tiny, corpus):
+    system = built(make_system(tiny, lr=1e-4, head_lr=5e-3), corpus.split("train").tweets[:4])
+    optimizer = system.make_optimizer(system.model)
+    rate = {id(p): group["lr"] for group in optimizer.param_groups for p in group["params"]}
+    trainable = [p for p in system.model.parameters() if p.requires_grad]
+    assert len(rate) == len(trainable)  # every trainable parameter once
+    assert {rate[id(p)] for p in system.model.head.parameters()} == {5e-3}
+    assert {rate[id(p)] for p in system.model.encoder.parameters() if p.requires_grad} == {1e-4}
+    same = built(make_system(tiny, lr=1e-4), corpus.split("train").tweets[:4])
+    assert {g["lr"] for g in same.make_optimizer(same.model).param_groups} == {1e-4}
+
+
 def test_loss_decreases_on_a_small_batch(tiny, corpus):
     tweets = corpus.split("train").tweets[:8]
     system = built(make_system(tiny), tweets)

@@ -19,14 +19,16 @@ def command(name: str | None) -> None:
     '-o NAME=VALUE' or in a '--config' JSON file.
     """
     if name is None:
-        for system_name in registry.available():
+        names = registry.available()
+        width = max(map(len, names), default=0)
+        for system_name in names:
             try:
                 cls = registry.get(system_name)
             except HarnessError as err:  # a broken plugin must not hide the others
-                click.echo(f"{system_name:14s} (unavailable: {err})")
+                click.echo(f"{system_name:{width}s} (unavailable: {err})")
                 continue
             seven_a = " [7a from spans]" if cls.labels_from_spans else ""
-            click.echo(f"{system_name:14s} {cls.description}{seven_a}")
+            click.echo(f"{system_name:{width}s} {cls.description}{seven_a}")
         return
     cls = registry.get(name)
     click.echo(f"{name}: {cls.description}")
