@@ -28,7 +28,6 @@ from typing import Any, Literal
 
 import torch
 from torch import nn
-from tqdm import tqdm
 from transformers import (
     AutoModelForTokenClassification,
     DataCollatorForTokenClassification,
@@ -44,7 +43,7 @@ from core.system import System, SystemConfig
 from core.tweets import Prediction, Tweet
 from systems.neural.encoder_catalog import resolve_model
 from systems.neural.encoders import LOAD_ERRORS, effective_max_length, load_error, load_tokenizer
-from systems.neural.examples import Example, TagCodec, length_batches, make_examples
+from systems.neural.examples import Example, TagCodec, make_examples, predict_examples
 from systems.neural.inference import cpu_supports_bf16, optimize_for_cpu
 from systems.neural.piece_vocabulary import apply_policy
 from systems.neural.training import pick_device
@@ -210,23 +209,21 @@ class HfTokenClassificationSystem(System):
     def predict(self, tweets: Sequence[Tweet]) -> list[Prediction]:
         model = self._model()
         model.eval()
-        examples = make_examples(tweets, self.codec, with_gold=False)
-        results: list[Prediction | None] = [None] * len(examples)
         device = next(model.parameters()).device
-        batches = length_batches(examples, self.config.predict_batch_size)
-        with torch.inference_mode():
-            for indices in tqdm(
-                batches,
-                desc=f"{self.name}: predicting",
-                unit="batch",
-                disable=not self.show_progress,
-                leave=False,
-            ):
-                chunk = [examples[i] for i in indices]
-                for i, tags in zip(indices, self._word_tags(model, chunk, device), strict=True):
-                    spans = self.codec.decode(examples[i].tokens, tags)
-                    results[i] = Prediction.from_spans(examples[i].tweet.id, spans, None)
-        return [r for r in results if r is not None]
+
+        def decode(chunk: Sequence[Example]) -> tuple[list[int], list[list[int]]]:
+            tags = self._word_tags(model, chunk, device)
+            return [0] * len(chunk), tags  # 7a follows the spans
+
+        return predict_examples(
+            make_examples(tweets, self.codec, with_gold=False),
+            self.codec,
+            decode,
+            batch_size=self.config.predict_batch_size,
+            own_labels=False,
+            desc=f"{self.name}: predicting",
+            show_progress=self.show_progress,
+        )
 
     def _word_tags(
         self, model: nn.Module, chunk: Sequence[Example], device: torch.device

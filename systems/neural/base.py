@@ -30,7 +30,7 @@ from core.fileio import atomic_output, atomic_write_text
 from core.system import System, SystemConfig
 from core.tweets import Prediction, Tweet
 from eval import score_predictions
-from systems.neural.examples import Example, TagCodec, length_batches, make_examples
+from systems.neural.examples import Example, TagCodec, make_examples, predict_examples
 from systems.neural.inference import optimize_for_cpu
 from systems.neural.training import (
     Precision,
@@ -350,24 +350,15 @@ class NeuralSystem(System):
     def _predict_examples(self, examples: Sequence[Example]) -> list[Prediction]:
         model = self._model()
         model.eval()
-        results: list[Prediction | None] = [None] * len(examples)
-        batches = length_batches(examples, self.config.predict_batch_size)
-        with torch.inference_mode():
-            for indices in tqdm(
-                batches,
-                desc=f"{self.name}: predicting",
-                unit="batch",
-                disable=not self.show_progress,
-                leave=False,
-            ):
-                chunk = [examples[i] for i in indices]
-                labels, tag_ids = model.decode(self.collate(chunk, with_gold=False))
-                for i, example, label, tags in zip(indices, chunk, labels, tag_ids, strict=True):
-                    spans = self.codec.decode(example.tokens, tags[: len(example.tokens)])
-                    results[i] = Prediction.from_spans(
-                        example.tweet.id, spans, None if self.labels_from_spans else int(label)
-                    )
-        return [r for r in results if r is not None]
+        return predict_examples(
+            examples,
+            self.codec,
+            lambda chunk: model.decode(self.collate(chunk, with_gold=False)),
+            batch_size=self.config.predict_batch_size,
+            own_labels=not self.labels_from_spans,
+            desc=f"{self.name}: predicting",
+            show_progress=self.show_progress,
+        )
 
     # -- persistence -----------------------------------------------------------------------
 

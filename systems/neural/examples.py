@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+
+import torch
+from tqdm import tqdm
 
 from core.tagging import spans_to_tags, tag_labels, tags_to_spans
 from core.tokenization import Token, tokenize
-from core.tweets import Span, Tweet
+from core.tweets import Prediction, Span, Tweet
 
 
 @dataclass
@@ -58,3 +61,39 @@ def length_batches(examples: Sequence[Example], batch_size: int) -> list[list[in
     """Index batches of similar length (fewer pad tokens), in length order."""
     order = sorted(range(len(examples)), key=lambda i: len(examples[i].tokens))
     return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+#: a batch of examples -> (7a labels, word tag ids) per example
+DecodeBatch = Callable[[Sequence[Example]], tuple[Sequence[int], Sequence[Sequence[int]]]]
+
+
+def predict_examples(
+    examples: Sequence[Example],
+    codec: TagCodec,
+    decode: DecodeBatch,
+    *,
+    batch_size: int,
+    own_labels: bool,
+    desc: str,
+    show_progress: bool = False,
+) -> list[Prediction]:
+    """Predictions in the examples' order, decoded in length-sorted batches (fewer pad
+    pieces) under ``torch.inference_mode``; ``own_labels``: keep ``decode``'s 7a labels,
+    else 7a follows the spans."""
+    results: list[Prediction | None] = [None] * len(examples)
+    with torch.inference_mode():
+        for indices in tqdm(
+            length_batches(examples, batch_size),
+            desc=desc,
+            unit="batch",
+            disable=not show_progress,
+            leave=False,
+        ):
+            chunk = [examples[i] for i in indices]
+            labels, tag_ids = decode(chunk)
+            for i, example, label, tags in zip(indices, chunk, labels, tag_ids, strict=True):
+                spans = codec.decode(example.tokens, tags[: len(example.tokens)])
+                results[i] = Prediction.from_spans(
+                    example.tweet.id, spans, int(label) if own_labels else None
+                )
+    return [r for r in results if r is not None]
