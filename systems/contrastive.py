@@ -41,6 +41,7 @@ from systems.neural.contrastive_loss import GaussianProjection, contrastive_loss
 from systems.neural.encoder_heads import word_features
 from systems.neural.encoder_system import EncoderSystem, FineTuningConfig
 from systems.neural.examples import Example
+from systems.neural.piece_vocabulary import EmbeddingPolicy
 from systems.neural.training import (
     Precision,
     linear_warmup_decay,
@@ -65,6 +66,9 @@ class ContrastiveConfig(FineTuningConfig):
 
     epochs: int = 20
     max_length: int = 128
+    #: the whole table: the pre-trained encoder is saved for any system to load, and a
+    #: cut table would no longer match its tokenizer
+    embeddings: EmbeddingPolicy = "train"
     #: contrastive pre-training epochs (0: fine-tune the encoder as loaded)
     pretrain_epochs: int = 20
     pretrain_lr: float = 5e-5
@@ -110,8 +114,13 @@ class ContrastiveSystem(EncoderSystem):
 
     def build(self, train: Sequence[Example]) -> dict[str, Any]:
         """Load the encoder and heads (System 1's build), then pre-train the encoder."""
-        architecture = super().build(train)
         cfg = self.config
+        if cfg.embeddings == "corpus" and cfg.pretrain_epochs > 0:
+            raise HarnessError(
+                f"{self.name}: embeddings=corpus would save a pre-trained encoder whose "
+                "table no longer matches its tokenizer; use train or freeze"
+            )
+        architecture = super().build(train)
         if cfg.pretrain_epochs > 0:
             encoder = self.encoder()
             self.pretraining = self.pretrain(encoder, train)

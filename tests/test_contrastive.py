@@ -13,6 +13,7 @@ import torch
 from click.testing import CliRunner
 from torch.distributions import Independent, Normal, kl_divergence
 
+from core.errors import HarnessError
 from harness import registry
 from harness.cli import main
 from systems.bert_softmax import BertSoftmaxConfig, BertSoftmaxSystem
@@ -155,6 +156,15 @@ def test_defaults_are_the_papers():
         128,
     )
     assert (config.pretrain_epochs, config.epochs, config.batch_size) == (20, 20, 32)
+
+
+def test_a_cut_table_is_refused_when_the_encoder_is_saved_for_reuse(tiny, corpus):
+    assert ContrastiveConfig().embeddings == "train"
+    train = corpus.split("train").tweets[:4]
+    with pytest.raises(HarnessError, match=r"^contrastive: embeddings=corpus would save"):
+        make_system(tiny, embeddings="corpus").fit(train)
+    no_pretraining = make_system(tiny, embeddings="corpus", pretrain_epochs=0).fit(train)
+    assert no_pretraining.piece_map is not None  # nothing saved for reuse: the cut is fine
 
 
 def test_pretraining_lowers_the_contrastive_loss(tiny, corpus):

@@ -345,7 +345,7 @@ def test_windows_merge_to_the_unwindowed_features(tmp_path, texts):
         tmp_path / "free", texts, context_free=True, max_position_embeddings=2048
     )
     long_tweet = Tweet("long", LONG_TEXT, 1, ())
-    system = built(make_system(folder), [long_tweet])
+    system = built(make_system(folder, embeddings="train"), [long_tweet])
     model = system.model.eval()
     words = [[t.text for t in tokenize(text)] for text in (LONG_TEXT, "el médico", "")]
     whole = SubwordEncoder(system.tokenizer, 2048, 0).encode(words)

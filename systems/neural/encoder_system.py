@@ -65,8 +65,10 @@ class EncoderConfig(NeuralConfig):
     #: checkpoint has a pretrained pooler, else mean)
     pooling: Literal["auto", "cls", "mean"] = "auto"
     #: the word-piece embedding table: train, freeze, or corpus (cut to the training
-    #: tweets' pieces, then trained); see systems/neural/piece_vocabulary.py
-    embeddings: EmbeddingPolicy = "train"
+    #: tweets' pieces, then trained; see systems/neural/piece_vocabulary.py). corpus is
+    #: the fastest step of the three (README, Encoders by name) and still trains the rows
+    #: the tweets use
+    embeddings: EmbeddingPolicy = "corpus"
     #: replaces word tokens the subword tokenizer drops ("\n", some emoji), as in the paper
     dummy_token: str = DEFAULT_DUMMY
     #: word pieces per window including special tokens (capped by the model's own limit)
