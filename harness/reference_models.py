@@ -78,7 +78,8 @@ def beto_sized_encoder(folder: Path, texts: Sequence[str], seed: int = 0) -> Pat
 def reference_transformer(folder: Path, train: Sequence[Tweet]) -> Path:
     """Save an untrained BETO-sized ``transformer`` system under ``folder/model``."""
     encoder = beto_sized_encoder(folder / "encoder", [t.text for t in train])
-    system = TransformerSystem(TransformerConfig(model=str(encoder), embeddings="train"))  # the whole table: the architecture's size
+    # the whole piece table: the architecture's size, not a cut to one tweet's pieces
+    system = TransformerSystem(TransformerConfig(model=str(encoder), embeddings="train"))
     system.architecture = system.build(make_examples(train[:1], system.codec, with_gold=False))
     system.architecture["untrained"] = True
     return system.save(folder / "model")
