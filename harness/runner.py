@@ -58,7 +58,10 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     options = settings.get("options", settings.get("config", {}))
     if not isinstance(options, dict):
         raise HarnessError(f"{path}: 'options' must be an object")
+    options = dict(options)
+    lifted = {"seed": options.pop("seed")} if "seed" in options else {}  # the run's seed
     return {
+        **lifted,
         **{k: v for k, v in settings.items() if k in {"system", "seed", "train_on"}},
         "options": options,
     }
@@ -71,6 +74,12 @@ def default_run_dir(system: str) -> Path:
 def build_system(settings: RunSettings, corpus: Corpus) -> System:
     cls = registry.get(settings.system)
     values: dict[str, Any] = dict(settings.options)
+    if "seed" in values:
+        # one seed seeds the whole run (corpus order, initialisation, shuffling)
+        raise HarnessError(
+            f"system '{settings.system}': the seed is the run's own: "
+            f"give --seed {values['seed']}, not -o seed={values['seed']}"
+        )
     values.setdefault("types", list(corpus.types))
     values["seed"] = settings.seed
     config = config_from_dict(cls.Config, values, where=f"system '{settings.system}'")

@@ -653,6 +653,18 @@ def test_parameter_groups_exempt_biases_and_norms_from_weight_decay():
 # -- the runner -------------------------------------------------------------------------
 
 
+def test_the_seed_is_the_runs_and_never_a_silent_option(tmp_path):
+    result = CliRunner().invoke(
+        main, ["run", "--system", "lookup", "-o", "seed=2", "--out", str(tmp_path / "run")]
+    )
+    assert result.exit_code != 0
+    assert "the seed is the run's own: give --seed 2, not -o seed=2" in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "run").exists()
+    corpus = load_corpus(resolve("sample"))
+    system = build_system(RunSettings(system="lookup", seed=2), corpus)
+    assert system.config.seed == 2
+
+
 def test_read_config_file_forms_and_errors(tmp_path):
     def write(name: str, value: Any) -> Path:
         path = tmp_path / name
@@ -679,6 +691,11 @@ def test_read_config_file_forms_and_errors(tmp_path):
         "system": "rnn",
         "options": {},
     }
+    # a system config's seed is the run's seed (the settings' own wins where both are)
+    tuned = write("tuned.json", {"system": "rnn", "config": {"lr": 0.1, "seed": 5}})
+    assert read_config_file(tuned) == {"system": "rnn", "seed": 5, "options": {"lr": 0.1}}
+    both = write("both.json", {"settings": {**settings, "options": {"seed": 5}}})
+    assert read_config_file(both)["seed"] == 7 and read_config_file(both)["options"] == {}
     missing = tmp_path / "none.json"
     for path, message in [
         (missing, "no such config file"),
