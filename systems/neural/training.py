@@ -48,19 +48,30 @@ def constant_schedule(optimizer: torch.optim.Optimizer) -> LambdaLR:
 
 
 def parameter_groups(
-    model: torch.nn.Module, weight_decay: float, keep: set[int] | None = None
+    model: torch.nn.Module, weight_decay: float, module_lr: dict[str, float] | None = None
 ) -> list[dict[str, Any]]:
-    """Trainable parameters (those whose ``id`` is in ``keep``, when given) with
-    ``weight_decay``, except biases and normalisation weights (BERT's convention), which
-    get none."""
-    decay, no_decay = [], []
+    """Trainable parameters with ``weight_decay``, except biases and normalisation weights
+    (BERT's convention), which get none; the parameters of each child module named in
+    ``module_lr`` form groups of their own at its learning rate."""
+    module_lr = module_lr or {}
+    unknown = sorted(set(module_lr) - {name for name, _ in model.named_children()})
+    if unknown:
+        raise HarnessError(f"no module {unknown[0]!r} to give a learning rate of its own")
+    groups: dict[tuple[float | None, bool], list[torch.nn.Parameter]] = {
+        (None, True): [],
+        (None, False): [],
+    }
     for name, parameter in model.named_parameters():
-        if not parameter.requires_grad or (keep is not None and id(parameter) not in keep):
+        if not parameter.requires_grad:
             continue
-        (no_decay if parameter.ndim < 2 or "norm" in name.lower() else decay).append(parameter)
+        decays = not (parameter.ndim < 2 or "norm" in name.lower())
+        rate = module_lr.get(name.split(".", 1)[0])
+        groups.setdefault((rate, decays), []).append(parameter)
     return [
-        {"params": decay, "weight_decay": weight_decay},
-        {"params": no_decay, "weight_decay": 0.0},
+        {"params": params, "weight_decay": weight_decay if decays else 0.0}
+        | ({} if rate is None else {"lr": rate})
+        for (rate, decays), params in groups.items()
+        if params or rate is None
     ]
 
 
@@ -70,19 +81,9 @@ def make_optimizer(
     weight_decay: float,
     module_lr: dict[str, float] | None = None,
 ) -> torch.optim.AdamW:
-    """AdamW over :func:`parameter_groups`; the parameters of each child module named in
-    ``module_lr`` take its learning rate instead of ``lr``."""
-    module_lr = module_lr or {}
-    children = dict(model.named_children())
-    unknown = sorted(set(module_lr) - set(children))
-    if unknown:
-        raise HarnessError(f"no module {unknown[0]!r} to give a learning rate of its own")
-    special = {id(p) for name in module_lr for p in children[name].parameters()}
-    rest = [p for p in model.parameters() if id(p) not in special]
-    groups = parameter_groups(model, weight_decay, keep={id(p) for p in rest})
-    for name, rate in module_lr.items():
-        groups += [{**g, "lr": rate} for g in parameter_groups(children[name], weight_decay)]
-    return torch.optim.AdamW([g for g in groups if g["params"]], lr=lr)
+    """AdamW over :func:`parameter_groups`."""
+    groups = [g for g in parameter_groups(model, weight_decay, module_lr) if g["params"]]
+    return torch.optim.AdamW(groups, lr=lr)
 
 
 def optimizer_steps(batches_per_epoch: int, grad_accum: int, epochs: int) -> int:
