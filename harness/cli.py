@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "tune": "tune",
     "seeds": "seeds",
     "encoders": "encoders",
+    "vectors": "vectors",
 }
 #: the one-line help ``harness --help`` lists, so that listing imports no command module
 #: (several import torch, and ``tune`` imports Ray); a test checks they match the modules
@@ -41,6 +42,7 @@ SUMMARIES: dict[str, str] = {
     "tune": "Search a system's hyperparameters (Ray Tune, TPE, ASHA).",
     "seeds": "Train one configuration with K seeds and compare their valid scores.",
     "encoders": "List or install the pretrained encoders known by name.",
+    "vectors": "Make word vectors offline: distilled from an encoder, or fastText.",
 }
 #: sub-commands whose module needs an install extra, and that extra
 EXTRAS: dict[str, str] = {"tune": "tune"}

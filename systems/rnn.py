@@ -28,6 +28,12 @@ from torch import nn
 from core.errors import HarnessError
 from systems.neural.base import NeuralConfig, NeuralSystem
 from systems.neural.examples import Example
+from systems.neural.gazetteer_features import (
+    GazetteerFeatures,
+    GazetteerOptions,
+    flag_batch,
+    flag_count,
+)
 from systems.neural.heads import CrfTagger, LabelClassifier
 from systems.neural.recurrent import last_states, make_rnn, packed_states
 from systems.neural.vocabulary import (
@@ -66,10 +72,12 @@ class RnnShape:
     pooler_hidden: int = 64
     #: hidden size of the 7b feed-forward layer (0: none)
     feedforward: int = 128
+    #: width of the gazetteer flag embedding concatenated to each word (with a gazetteer)
+    gazetteer_dim: int = 32
 
 
 @dataclass
-class RnnConfig(RnnShape, NeuralConfig):
+class RnnConfig(RnnShape, GazetteerOptions, NeuralConfig):
     """Options of System 2 (defaults: Table 3's architecture).
 
     The paper gives the architecture but not System 2's training values, only that they
@@ -109,16 +117,24 @@ class RnnArchitecture(RnnShape):
     num_chars: int
     num_tags: int
     dropout: float = 0.3
+    #: gazetteer flag labels (0: no gazetteer features)
+    gazetteer_flags: int = 0
 
     @classmethod
     def from_config(
-        cls, config: RnnConfig, vocabulary_size: int, num_chars: int, num_tags: int
+        cls,
+        config: RnnConfig,
+        vocabulary_size: int,
+        num_chars: int,
+        num_tags: int,
+        gazetteer_flags: int = 0,
     ) -> RnnArchitecture:
         shared = {f.name for f in fields(cls)} & {f.name for f in fields(config)}
         return cls(
             vocabulary_size=vocabulary_size,
             num_chars=num_chars,
             num_tags=num_tags,
+            gazetteer_flags=gazetteer_flags,
             **{name: getattr(config, name) for name in shared},
         )
 
@@ -139,9 +155,15 @@ class RnnModel(nn.Module):
         self.word_embedding = nn.Embedding(arch.vocabulary_size, arch.word_dim, PAD_ID)
         self.char_embedding = nn.Embedding(arch.num_chars, arch.char_dim, PAD_ID)
         self.char_rnn = make_rnn(arch.char_rnn, arch.char_dim, arch.char_hidden)
+        self.gazetteer = (
+            GazetteerFeatures(arch.gazetteer_flags, arch.gazetteer_dim)
+            if arch.gazetteer_flags
+            else None
+        )
+        flag_width = arch.gazetteer_dim if arch.gazetteer_flags else 0
         self.encoder = make_rnn(
             arch.encoder,
-            arch.word_dim + 2 * arch.char_hidden,
+            arch.word_dim + 2 * arch.char_hidden + flag_width,
             arch.encoder_hidden,
             arch.encoder_layers,
             arch.dropout,
@@ -159,9 +181,10 @@ class RnnModel(nn.Module):
         chars = last_states(
             self.char_rnn, self.char_embedding(batch["chars"]), batch["char_lengths"]
         )
-        features = torch.cat(
-            [self.word_embedding(batch["words"]), chars[batch["char_index"]]], dim=-1
-        )
+        parts = [self.word_embedding(batch["words"]), chars[batch["char_index"]]]
+        if self.gazetteer is not None:
+            parts.append(self.gazetteer(batch["gazetteer"]))
+        features = torch.cat(parts, dim=-1)
         return packed_states(self.encoder, self.dropout(features), batch["lengths"])
 
     def label_logits(self, states: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -193,6 +216,8 @@ def parameter_breakdown(model: RnnModel) -> dict[str, int]:
         "classifier_7b": model.tagger.classifier,
         "crf_7b": model.tagger.crf,
     }
+    if model.gazetteer is not None:
+        parts["gazetteer"] = model.gazetteer
     counts = {name: sum(p.numel() for p in part.parameters()) for name, part in parts.items()}
     counts["total"] = sum(counts.values())
     return counts
@@ -264,7 +289,11 @@ class RnnSystem(NeuralSystem):
         words, chars, vectors = build_vocabularies(tokens, cfg, self.name)
         self._set_vocabularies(words, chars)
         self.arch = RnnArchitecture.from_config(
-            cfg, len(self.words), len(self.chars), len(self.codec)
+            cfg,
+            len(self.words),
+            len(self.chars),
+            len(self.codec),
+            flag_count(self.codec.types) if self.gazetteer is not None else 0,
         )
         self.model = RnnModel(self.arch)
         architecture: dict[str, Any] = asdict(self.arch)
@@ -328,6 +357,9 @@ class RnnSystem(NeuralSystem):
             max_chars=self.arch.max_word_chars,
             device=self.device,
         )
+        width = batch["words"].shape[1]
+        if self.arch.gazetteer_flags:
+            batch["gazetteer"] = flag_batch(examples, width).to(self.device)
         if with_gold:
-            batch.update(gold_batch(examples, batch["words"].shape[1], self.device, self.name))
+            batch.update(gold_batch(examples, width, self.device, self.name))
         return batch

@@ -13,10 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from systems.neural.encoder_system import EncoderConfig, EncoderSystem
+from systems.neural.gazetteer_features import GazetteerOptions
 
 
 @dataclass
-class TransformerConfig(EncoderConfig):
+class TransformerConfig(EncoderConfig, GazetteerOptions):
     """Options of ``--system transformer``; training defaults are the paper's best trial."""
 
 

@@ -30,7 +30,15 @@ from core.fileio import atomic_output, atomic_write_text
 from core.system import System, SystemConfig
 from core.tweets import Prediction, Tweet
 from eval import score_predictions
+from systems.gazetteer import FILE_NAME as GAZETTEER_FILE
+from systems.gazetteer import Gazetteer, read_saved
 from systems.neural.examples import Example, TagCodec, make_examples, predict_examples
+from systems.neural.gazetteer_features import (
+    GazetteerOptions,
+    attach_flags,
+    attach_training_flags,
+    describe,
+)
 from systems.neural.inference import optimize_for_cpu
 from systems.neural.training import (
     Precision,
@@ -162,6 +170,8 @@ class NeuralSystem(System):
         self.device = torch.device("cpu")
         #: called with each epoch's record (the tuner reports it to its scheduler)
         self.epoch_callback: Callable[[dict[str, Any]], None] | None = None
+        #: flags unseen tweets (systems with ``GazetteerOptions`` and a source set)
+        self.gazetteer: Gazetteer | None = None
 
     # -- the subclass contract -------------------------------------------------------------
 
@@ -206,7 +216,14 @@ class NeuralSystem(System):
         self.device = pick_device(cfg.device)
         train_examples = make_examples(train, self.codec, with_gold=True)
         valid_examples = make_examples(valid, self.codec, with_gold=True) if valid else None
+        if isinstance(cfg, GazetteerOptions):
+            self.gazetteer = attach_training_flags(
+                cfg, train, train_examples, self.codec.types, cfg.seed
+            )
+            attach_flags(self.gazetteer, valid_examples or ())
         self.architecture = self.build(train_examples)
+        if self.gazetteer is not None and isinstance(cfg, GazetteerOptions):
+            self.architecture["gazetteer"] = describe(self.gazetteer, cfg)
         model = self._model().to(self.device)
         precision = Precision(self.device, cfg.amp, self.cpu_bf16)
         optimizer = self.make_optimizer(model)
@@ -345,7 +362,9 @@ class NeuralSystem(System):
     # -- prediction ------------------------------------------------------------------------
 
     def predict(self, tweets: Sequence[Tweet]) -> list[Prediction]:
-        return self._predict_examples(make_examples(tweets, self.codec, with_gold=False))
+        examples = make_examples(tweets, self.codec, with_gold=False)
+        attach_flags(self.gazetteer, examples)
+        return self._predict_examples(examples)
 
     def _predict_examples(self, examples: Sequence[Example]) -> list[Prediction]:
         model = self._model()
@@ -376,6 +395,8 @@ class NeuralSystem(System):
             save_file(state, str(tmp))
         atomic_write_text(folder / ARCHITECTURE_FILE, json.dumps(self.architecture, indent=2))
         atomic_write_text(folder / HISTORY_FILE, json.dumps(self.history, indent=2))
+        if self.gazetteer is not None:
+            self.gazetteer.write(folder / GAZETTEER_FILE)
         self.save_extra(folder)
 
     @classmethod
@@ -393,6 +414,8 @@ class NeuralSystem(System):
         except (json.JSONDecodeError, OSError) as err:
             raise HarnessError(f"{folder}: cannot load model ({err})") from None
         system.architecture = architecture
+        if "gazetteer" in architecture:
+            system.gazetteer = read_saved(folder, system.codec.types)
         system.rebuild(architecture, folder)
         copy_weights(system._model(), weights)
         system._model().eval()

@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from core.errors import HarnessError
+from systems.neural.gazetteer_features import GazetteerFeatures
 from systems.neural.heads import CrfTagger, LabelClassifier
 from systems.neural.subwords import document_vectors, first_pieces
 
@@ -74,9 +75,14 @@ class MultitaskCrfHead(TaskHead):
         pooler_state: dict[str, torch.Tensor] | None = None,
         init_range: float = 0.02,
         pooling: Pooling = "cls",
+        gazetteer_flags: int = 0,
     ):
         super().__init__()
         self.pooling = pooling
+        #: added to the first-piece features before the CRF; zero at the start
+        self.gazetteer = (
+            GazetteerFeatures(gazetteer_flags, width, zero_init=True) if gazetteer_flags else None
+        )
         self.pooler = nn.Linear(width, width)
         if pooler_state is not None:
             self.pooler.load_state_dict(pooler_state)
@@ -95,7 +101,10 @@ class MultitaskCrfHead(TaskHead):
         else:
             windows = hidden[:, 0]
         tweets = document_vectors(windows, batch["window_doc"], documents)
-        return torch.tanh(self.pooler(tweets)), first_pieces(hidden, batch["word_index"])
+        words = first_pieces(hidden, batch["word_index"])
+        if self.gazetteer is not None:
+            words = words + self.gazetteer(batch["gazetteer"]).to(words.dtype)
+        return torch.tanh(self.pooler(tweets)), words
 
     def loss(self, hidden: torch.Tensor, batch: Batch) -> dict[str, torch.Tensor]:
         pooled, words = self.features(hidden, batch)
@@ -157,10 +166,15 @@ def make_head(
     pooler_state: dict[str, torch.Tensor] | None = None,
     init_range: float = 0.02,
     pooling: Pooling = "cls",
+    gazetteer_flags: int = 0,
 ) -> TaskHead:
     """The head named ``kind`` for an encoder of hidden size ``width``."""
     if kind == "crf":
-        return MultitaskCrfHead(width, num_tags, dropout, pooler_state, init_range, pooling)
+        return MultitaskCrfHead(
+            width, num_tags, dropout, pooler_state, init_range, pooling, gazetteer_flags
+        )
+    if gazetteer_flags:
+        raise HarnessError(f"gazetteer features need head=crf, not head={kind}")
     if kind == "softmax":
         return SoftmaxHead(width, num_tags, dropout)
     if kind == "mlp":

@@ -36,6 +36,7 @@ from systems.neural.encoders import (
     load_tokenizer,
 )
 from systems.neural.examples import Example
+from systems.neural.gazetteer_features import flag_batch, flag_count
 from systems.neural.piece_vocabulary import EmbeddingPolicy, PieceMap, apply_policy, pieces_of
 from systems.neural.subwords import DEFAULT_DUMMY, SubwordEncoder
 from systems.neural.training import make_optimizer
@@ -201,6 +202,7 @@ class EncoderSystem(NeuralSystem):
             pooler_state=pooler_state,
             init_range=getattr(backbone.config, "initializer_range", 0.02),
             pooling=self.pooling,
+            gazetteer_flags=flag_count(self.codec.types) if self.gazetteer is not None else 0,
         )
         return EncoderTagger(backbone, head)
 
@@ -260,6 +262,8 @@ class EncoderSystem(NeuralSystem):
         batch = self.subwords.encode([[t.text for t in e.tokens] for e in examples])
         if self.piece_map is not None:
             batch["input_ids"] = self.piece_map(batch["input_ids"])
+        if self.gazetteer is not None:
+            batch["gazetteer"] = flag_batch(examples, batch["word_index"].shape[1])
         if with_gold:
             tags = torch.zeros_like(batch["word_index"])
             for i, example in enumerate(examples):

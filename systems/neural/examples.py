@@ -21,6 +21,8 @@ class Example:
     tokens: list[Token]
     tags: list[int] | None = None
     label: int | None = None
+    #: gazetteer flag id per token, when the system uses a gazetteer
+    features: list[int] | None = None
 
 
 class TagCodec:

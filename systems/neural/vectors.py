@@ -30,6 +30,7 @@ from typing import BinaryIO
 import numpy as np
 
 from core.errors import HarnessError
+from core.fileio import atomic_write_text
 
 #: The longest first vector line read to tell text from binary.
 _SNIFF_LINE = 1 << 20
@@ -153,6 +154,21 @@ def embedding_matrix(
     return matrix, counts
 
 
+def write_vectors(path: str | Path, words: Sequence[str], matrix: np.ndarray) -> Path:
+    """Write word2vec text (a ``COUNT DIM`` header, then ``word v1 ... vDIM``), the format
+    every reader here and gensim's ``KeyedVectors.load_word2vec_format`` accept; written
+    atomically, so an interrupted build never leaves a truncated file."""
+    if matrix.ndim != 2 or len(words) != matrix.shape[0]:
+        raise ValueError(f"{len(words)} words but a matrix of shape {matrix.shape}")
+    bad = next((w for w in words if not w or any(c.isspace() for c in w)), None)
+    if bad is not None:
+        raise HarnessError(f"{path}: word {bad!r} is empty or holds whitespace")
+    lines = [f"{len(words)} {matrix.shape[1]}"]
+    for word, row in zip(words, matrix.astype(np.float32, copy=False), strict=True):
+        lines.append(word + " " + " ".join(f"{v:.6g}" for v in row.tolist()))
+    return atomic_write_text(path, "\n".join(lines) + "\n")
+
+
 # -- internals -------------------------------------------------------------------------------
 
 
@@ -253,6 +269,13 @@ def _read_text(
             )
         if fields == file_dim + 1:
             raw_word = line[: line.index(b" ")]
+        elif count is not None or _is_float(line.split(b" ", 2)[1]):
+            # word2vec text has no spaces in words, and a number after the first field
+            # means the line simply has more values than the others
+            raise HarnessError(
+                f"{path}:{number}: expected a word and {file_dim} values, "
+                f"found {fields - 1} value(s) (mixed dimensions?)"
+            )
         else:  # a word with spaces inside (some GloVe files): the values are the last
             raw_word = b" ".join(line.split(b" ")[: fields - file_dim])
         word = raw_word.decode("utf-8", errors="replace")
