@@ -88,7 +88,7 @@ class BilstmCnnConfig(NeuralConfig):
     #: train words (and characters) seen fewer times map to <unk>
     min_count: int = 2
     #: with vectors: also add the file's first N (most frequent) words to the vocabulary
-    vectors_vocab: int = 0
+    vectors_vocab: int = 40000
     #: lower-case words for the word embedding (the paper; casing is its own feature)
     lowercase: bool = True
     #: add the capitalisation feature to each word

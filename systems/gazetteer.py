@@ -162,8 +162,9 @@ def parse_sources(option: str) -> list[str]:
 
 @dataclass
 class GazetteerSet:
-    """The gazetteers of one fit: ``full`` flags unseen tweets, ``fold_of`` and
-    ``folds`` flag the training tweets (see :func:`fold_flags`)."""
+    """The gazetteers of one fit: ``full`` (files and, with ``uses_train``, every
+    training mention) flags unseen tweets; ``files`` alone plus the other folds' mentions
+    flag the training tweets (see :func:`fold_flags`)."""
 
     full: Gazetteer
     files: Gazetteer

@@ -105,8 +105,9 @@ class RnnConfig(RnnShape, GazetteerOptions, NeuralConfig):
     #: vectors cover are kept
     min_count: int = 2
     #: with vectors: also add the file's first N (most frequent) words to the vocabulary,
-    #: so words absent from train keep their pretrained meaning at prediction time
-    vectors_vocab: int = 0
+    #: so words absent from train keep their pretrained meaning at prediction time (the
+    #: paper's vocabulary held 38k words; 0: train words only)
+    vectors_vocab: int = 40000
 
 
 @dataclass(kw_only=True)

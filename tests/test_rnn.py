@@ -206,6 +206,10 @@ def test_pretrained_vectors_initialise_the_embedding(sample, tmp_path):
     wrong.write_text("1 3\nde 1 2 3\n", encoding="utf-8")
     with pytest.raises(HarnessError, match="3 dimensions, but 12"):
         built(train, vectors=str(wrong))
+    foreign = tmp_path / "foreign.vec"
+    foreign.write_text(f"2 {dim}\n" + "".join(f"xq{i} " + " ".join(["1"] * dim) + "\n" for i in range(2)))
+    with pytest.raises(HarnessError, match=r"foreign\.vec: none of its 2 words is a training word"):
+        built(train, vectors=str(foreign))
 
 
 def test_options_from_cli_strings_pick_units_and_sizes(sample):

@@ -94,6 +94,11 @@ def build_vocabularies(
         vectors = read_vectors(
             options.vectors, dim=options.word_dim, wanted=wanted, first=options.vectors_vocab
         )
+        if not any(vectors.get(w) is not None for w in word_counts):
+            raise HarnessError(
+                f"{options.vectors}: none of its {vectors.file_count} words is a training "
+                "word (another language, or a different tokenisation or casing?)"
+            )
         rare = frequency_order(word_counts, 1)[len(words) :]
         words += [w for w in rare if vectors.get(w) is not None]
         words += [word_key(w, options.lowercase) for w in vectors.words[: vectors.head]]
