@@ -8,7 +8,6 @@ will not have on unseen tweets.
 from __future__ import annotations
 
 import pytest
-import torch
 
 from core.errors import HarnessError
 from core.tokenization import tokenize
@@ -45,7 +44,8 @@ def labels(gazetteer: Gazetteer, text: str) -> list[tuple[str, str]]:
     """(token, flag label) of the non-space tokens of ``text``."""
     tokens = tokenize(text)
     flags = gazetteer.flags(tokens)
-    return [(t.text, gazetteer.labels[f]) for t, f in zip(tokens, flags) if not t.is_space]
+    pairs = zip(tokens, flags, strict=True)
+    return [(t.text, gazetteer.labels[f]) for t, f in pairs if not t.is_space]
 
 
 def test_matching_folds_case_and_accents_and_takes_the_longest_term():
@@ -113,8 +113,12 @@ def test_bad_term_files_stop_with_the_file_and_line(tmp_path, content, expected)
 def many_tweets() -> list[Tweet]:
     """Each tweet has a profession only it mentions, and all share "enfermera"."""
     return [
-        tweet(str(i), f"La enfermera y el oficio{i} del barrio", ("enfermera", "PROFESION"),
-              (f"oficio{i}", "PROFESION"))
+        tweet(
+            str(i),
+            f"La enfermera y el oficio{i} del barrio",
+            ("enfermera", "PROFESION"),
+            (f"oficio{i}", "PROFESION"),
+        )
         for i in range(12)
     ]
 
@@ -125,7 +129,7 @@ def test_training_flags_come_from_the_other_folds_only():
     gazetteers = build_gazetteers("train", tweets, TYPES)
     flags = fold_flags(tweets, tokens, gazetteers, folds=3, seed=7)
     for t, toks, row in zip(tweets, tokens, flags, strict=True):
-        by_text = {tok.text: gazetteers.full.labels[f] for tok, f in zip(toks, row)}
+        by_text = {tok.text: gazetteers.full.labels[f] for tok, f in zip(toks, row, strict=True)}
         assert by_text[f"oficio{t.id}"] == "O", "a tweet was flagged with its own gold"
         assert by_text["enfermera"] == "B-PROFESION"  # other folds mention it too
     # the gazetteer for unseen tweets knows every training mention
@@ -141,7 +145,7 @@ def test_a_term_file_flags_training_tweets_in_full(tmp_path):
     gazetteers = build_gazetteers(f"train,{path}", tweets, TYPES)
     tokens = [tokenize(t.text) for t in tweets]
     flags = fold_flags(tweets, tokens, gazetteers, folds=3, seed=7)
-    four = {tok.text: f for tok, f in zip(tokens[4], flags[4])}
+    four = {tok.text: f for tok, f in zip(tokens[4], flags[4], strict=True)}
     assert gazetteers.full.labels[four["oficio4"]] == "B-PROFESION"  # the file is no gold
 
 

@@ -207,7 +207,8 @@ def test_pretrained_vectors_initialise_the_embedding(sample, tmp_path):
     with pytest.raises(HarnessError, match="3 dimensions, but 12"):
         built(train, vectors=str(wrong))
     foreign = tmp_path / "foreign.vec"
-    foreign.write_text(f"2 {dim}\n" + "".join(f"xq{i} " + " ".join(["1"] * dim) + "\n" for i in range(2)))
+    rows = "".join(f"xq{i} " + " ".join(["1"] * dim) + "\n" for i in range(2))
+    foreign.write_text(f"2 {dim}\n" + rows, encoding="utf-8")
     with pytest.raises(HarnessError, match=r"foreign\.vec: none of its 2 words is a training word"):
         built(train, vectors=str(foreign))
 

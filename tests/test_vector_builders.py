@@ -144,7 +144,8 @@ def test_harness_vectors_commands_write_vectors_the_rnn_loads(encoder, tmp_path)
         "vectors", "distill", str(encoder), "--out", str(distilled), "--dim", "8", "--no-progress"
     )
     assert result.exit_code == 0, result.output
-    corpus_words = {w for ws in split_words(load_corpus(SAMPLE_CORPUS)).values() for w in sum(ws, [])}
+    splits = split_words(load_corpus(SAMPLE_CORPUS)).values()
+    corpus_words = {w for lists in splits for words in lists for w in words}
     assert set(read_vectors(distilled).words) == corpus_words  # every split's words
     run = invoke(
         "run", "--system", "rnn", "--out", str(tmp_path / "run"),
@@ -156,9 +157,7 @@ def test_harness_vectors_commands_write_vectors_the_rnn_loads(encoder, tmp_path)
 
 def test_vectors_commands_fail_with_one_line(tmp_path):
     result = invoke("vectors", "distill", str(tmp_path / "no-encoder"), "--out", "x.vec")
-    assert result.exit_code != 0 and result.exception is None or isinstance(
-        result.exception, SystemExit
-    )
+    assert result.exit_code != 0
     assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
     result = invoke("vectors", "train", "--corpus", str(tmp_path / "nope.zip"), "--out", "x.vec")
     assert result.exit_code != 0 and "nope.zip" in result.output
