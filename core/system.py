@@ -34,6 +34,12 @@ SYSTEM_FILE = "system.json"
 PRECISIONS = ("fp32", "int8", "int8-full", "bf16")
 #: the paths benchmarks time by default (bf16 needs a CPU this project cannot assume)
 TIMED_PRECISIONS = ("fp32", "int8", "int8-full")
+#: what ``use_precision`` also accepts: the fastest path that keeps F1 on this CPU,
+#: chosen by each system from the CPU's flags (it says which it picked)
+AUTO = "auto"
+#: inference engines: PyTorch itself, or ONNX Runtime for a transformer's encoder (the
+#: ``onnx`` install extra)
+ENGINES = ("torch", "onnxruntime")
 S = TypeVar("S", bound="System")
 
 
@@ -87,11 +93,17 @@ class System(ABC):
     def parameter_count(self) -> int:
         """Number of learned parameters (entries of the dictionary for non-neural systems)."""
 
-    def use_precision(self, precision: str) -> System:
+    def use_precision(self, precision: str, engine: str = "torch") -> System:
         """Switch to a faster CPU inference path; systems without neural layers have none."""
-        if precision != "fp32":
+        if engine != "torch":
+            raise HarnessError(f"{self.name}: no {engine} engine (only torch)")
+        if precision not in ("fp32", AUTO):
             raise HarnessError(f"{self.name}: no {precision} inference path (only fp32)")
+        self.inference_path = "fp32"
         return self
+
+    #: the path ``use_precision`` chose, as ``[engine ]precision`` (what "auto" became)
+    inference_path: str = "fp32"
 
     # -- persistence shared by all systems -------------------------------------------------
 

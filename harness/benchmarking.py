@@ -22,7 +22,7 @@ import torch
 
 from core.corpus import Corpus, load_corpus
 from core.errors import HarnessError
-from core.system import SYSTEM_FILE, System
+from core.system import AUTO, SYSTEM_FILE, System
 from core.tweets import Tweet
 from eval import score_predictions
 from harness import registry
@@ -42,6 +42,9 @@ class BenchRow:
     latency: dict[str, Latency]
     f1: dict[str, float] = field(default_factory=dict)
     ratio_to_fp32: float | None = None
+    engine: str = "torch"
+    #: what the path became (``auto`` resolves to a concrete engine and precision)
+    resolved: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -49,6 +52,8 @@ class BenchRow:
             "source": self.source,
             "parameters": self.parameters,
             "precision": self.precision,
+            "engine": self.engine,
+            "resolved": self.resolved or self.precision,
             "untrained": self.untrained,
             "latency": {k: v.as_dict() for k, v in self.latency.items()},
             "f1": self.f1,
@@ -93,10 +98,30 @@ def is_untrained(folder: Path) -> bool:
     return bool(json.loads(architecture.read_text(encoding="utf-8")).get("untrained"))
 
 
-def load_for_cpu(folder: Path, precision: str) -> System:
+#: an inference path: (engine, precision)
+InferencePath = tuple[str, str]
+
+
+def load_for_cpu(folder: Path, precision: str, engine: str = "torch") -> System:
     system = registry.load_saved(folder)
     system.show_progress = False
-    return system.use_precision(precision)
+    return system.use_precision(precision, engine)
+
+
+def inference_paths(engines: Sequence[str], precisions: Sequence[str]) -> list[InferencePath]:
+    """Every engine with every precision, PyTorch fp32 first (the baseline of every
+    ratio); ``auto`` once, as the path it resolves to is its own engine's."""
+    paths: list[InferencePath] = [("torch", "fp32")]
+    for engine in engines:
+        for precision in precisions:
+            path = ("torch", AUTO) if precision == AUTO else (engine, precision)
+            if path not in paths:
+                paths.append(path)
+    return paths
+
+
+def path_label(engine: str, precision: str) -> str:
+    return precision if engine == "torch" else f"{engine} {precision}"
 
 
 def valid_f1(system: System, corpus: Corpus) -> dict[str, float]:
@@ -110,36 +135,37 @@ def bench_model(
     folder: Path,
     source: str,
     tweets: dict[str, Tweet],
-    precisions: Sequence[str],
+    paths: Sequence[InferencePath],
     rounds: int,
     warmup: int,
     corpus: Corpus | None = None,
     recorded: dict[str, float] | None = None,
 ) -> list[BenchRow]:
-    """One row per precision; F1 is re-scored on valid when ``corpus`` is given.
+    """One row per inference path; F1 is re-scored on valid when ``corpus`` is given.
 
-    All precisions are timed interleaved (``measure_interleaved``), so each ratio to fp32
+    All paths are timed interleaved (``measure_interleaved``), so each ratio to fp32
     compares calls made under the same machine load.
     """
     # counted on the fp32 model: quantised layers keep packed weights, not Parameters
     parameters = registry.load_saved(folder).parameter_count()
-    systems: dict[str, System] = {}
-    for precision in precisions:
+    systems: dict[InferencePath, System] = {}
+    for engine, precision in paths:
         try:
-            systems[precision] = load_for_cpu(folder, precision)
+            systems[(engine, precision)] = load_for_cpu(folder, precision, engine)
         except HarnessError as err:  # e.g. int8 for a dictionary: skip, keep the other rows
-            log.warning("%s: %s skipped (%s)", source, precision, err)
+            log.warning("%s: %s skipped (%s)", source, path_label(engine, precision), err)
     calls = {
-        (precision, kind): partial(system.predict, [tweet])
-        for precision, system in systems.items()
+        (path, kind): partial(system.predict, [tweet])
+        for path, system in systems.items()
         for kind, tweet in tweets.items()
     }
     timed = measure_interleaved(calls, rounds=rounds, warmup=warmup)
     untrained = is_untrained(folder)
-    baseline = timed[("fp32", "median")].mean_ms if "fp32" in systems else None
+    base = ("torch", "fp32")
+    baseline = timed[(base, "median")].mean_ms if base in systems else None
     rows: list[BenchRow] = []
-    for precision, system in systems.items():
-        latency = {kind: timed[(precision, kind)] for kind in tweets}
+    for (engine, precision), system in systems.items():
+        latency = {kind: timed[((engine, precision), kind)] for kind in tweets}
         row = BenchRow(
             system=system.name,
             source=source,
@@ -147,10 +173,12 @@ def bench_model(
             precision=precision,
             untrained=untrained,
             latency=latency,
+            engine=engine,
+            resolved=system.inference_path,
         )
         if corpus is not None and not untrained:
             row.f1 = valid_f1(system, corpus)
-        elif precision == "fp32" and recorded:
+        elif (engine, precision) == base and recorded:
             row.f1 = dict(recorded)
         if baseline:
             row.ratio_to_fp32 = latency["median"].mean_ms / baseline
@@ -162,7 +190,7 @@ def reference_rows(
     names: Sequence[str],
     corpus: Corpus,
     tweets: dict[str, Tweet],
-    precisions: Sequence[str],
+    paths: Sequence[InferencePath],
     rounds: int,
     warmup: int,
 ) -> list[BenchRow]:
@@ -173,7 +201,7 @@ def reference_rows(
         with tempfile.TemporaryDirectory(prefix=f"harness-bench-{name}-") as tmp:
             folder = REFERENCE_BUILDERS[name](Path(tmp), train)
             label = "BETO-sized, untrained" if name == "transformer" else "Table 3, untrained"
-            rows += bench_model(folder, label, tweets, precisions, rounds, warmup)
+            rows += bench_model(folder, label, tweets, paths, rounds, warmup)
     return rows
 
 
@@ -199,7 +227,7 @@ def render_markdown(rows: Sequence[BenchRow], machine: str, tweets: dict[str, Tw
     """The Table-4-style markdown table."""
     lengths = ", ".join(f"{k} tweet {len(t.text)} characters" for k, t in tweets.items())
     lines = [
-        "| system | model | parameters | precision | 1 prediction, median tweet | "
+        "| system | model | parameters | path | 1 prediction, median tweet | "
         "vs fp32 | 1 prediction, long tweet | F1 7a | F1 7b strict |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
@@ -208,7 +236,7 @@ def render_markdown(rows: Sequence[BenchRow], machine: str, tweets: dict[str, Tw
         f1_b = f"{row.f1['7b_strict']:.3f}" if "7b_strict" in row.f1 else "–"
         ratio = f"{row.ratio_to_fp32:.2f}×" if row.ratio_to_fp32 is not None else "–"
         lines.append(
-            f"| {row.system} | {row.source} | {row.parameters:.3g} | {row.precision} | "
+            f"| {row.system} | {row.source} | {row.parameters:.3g} | {row_path(row)} | "
             f"{row.latency['median']} | {ratio} | {row.latency['long']} | {f1_a} | {f1_b} |"
         )
     lines.append("")
@@ -217,6 +245,13 @@ def render_markdown(rows: Sequence[BenchRow], machine: str, tweets: dict[str, Tw
         f"machine: {machine}."
     )
     return "\n".join(lines)
+
+
+def row_path(row: BenchRow) -> str:
+    """``int8``, ``onnxruntime int8``, or ``auto: bf16`` (what auto resolved to)."""
+    if row.precision == AUTO:
+        return f"auto: {row.resolved}"
+    return path_label(row.engine, row.precision)
 
 
 def load_bench_corpus(data_path: Path) -> tuple[Corpus, dict[str, Tweet]]:

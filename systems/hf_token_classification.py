@@ -19,6 +19,7 @@ None of the harness's own training code is used, so a gap between this system an
 from __future__ import annotations
 
 import json
+import logging
 import tempfile
 import time
 from collections.abc import Sequence
@@ -39,7 +40,7 @@ from transformers import (
 
 from core.errors import HarnessError
 from core.fileio import atomic_directory, atomic_write_text
-from core.system import System, SystemConfig
+from core.system import AUTO, System, SystemConfig
 from core.tweets import Prediction, Tweet
 from systems.neural.encoder_catalog import resolve_model
 from systems.neural.encoders import LOAD_ERRORS, effective_max_length, load_error, load_tokenizer
@@ -47,6 +48,8 @@ from systems.neural.examples import Example, TagCodec, make_examples, predict_ex
 from systems.neural.inference import cpu_supports_bf16, optimize_for_cpu
 from systems.neural.piece_vocabulary import apply_policy
 from systems.neural.training import pick_device
+
+log = logging.getLogger("harness")
 
 #: sub-folder of a saved model: the fine-tuned model and its tokenizer, as save_pretrained
 #: writes them (loadable by ``AutoModelForTokenClassification`` alone)
@@ -260,8 +263,14 @@ class HfTokenClassificationSystem(System):
     def parameter_count(self) -> int:
         return sum(p.numel() for p in self._model().parameters())
 
-    def use_precision(self, precision: str) -> HfTokenClassificationSystem:
+    def use_precision(self, precision: str, engine: str = "torch") -> HfTokenClassificationSystem:
+        if engine != "torch":
+            raise HarnessError(f"{self.name}: no {engine} engine (use --engine torch)")
+        if precision == AUTO:
+            precision = "bf16" if cpu_supports_bf16() else "int8"
+            log.info("%s: precision auto -> torch %s", self.name, precision)
         self.model = optimize_for_cpu(self._model(), precision, inplace=True)
+        self.inference_path = precision
         return self
 
     def save_model(self, folder: Path) -> None:

@@ -138,3 +138,37 @@ def test_predict_with_int8_from_the_cli(tmp_path):
     refused = runner.invoke(main, args)
     assert refused.exit_code == 2
     assert "lookup: no int8 inference path" in refused.output
+
+
+@pytest.mark.parametrize(("native_bf16", "expected"), [(True, "bf16"), (False, "int8")])
+def test_auto_picks_by_the_cpu_flags_and_says_so(
+    corpus, monkeypatch, caplog, native_bf16, expected
+):
+    from systems.neural import base
+
+    monkeypatch.setattr(base, "cpu_supports_bf16", lambda: native_bf16)
+    monkeypatch.setattr("systems.neural.inference.cpu_supports_bf16", lambda: native_bf16)
+    system = RnnSystem(RnnConfig(**SMALL_RNN))
+    train = make_examples(corpus.split("train").tweets, system.codec, with_gold=True)
+    system.architecture = system.build(train)
+    with caplog.at_level("INFO", logger="harness"):
+        system.use_precision("auto")
+    assert system.inference_path == expected
+    assert f"precision auto -> torch {expected}" in caplog.text
+    dtypes = {p.dtype for p in system.model.parameters()}
+    assert (torch.bfloat16 in dtypes) == native_bf16
+
+
+def test_the_cpu_flags_are_read_from_the_flags_line(monkeypatch, tmp_path):
+    from systems.neural import inference
+
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("model name\t: Some CPU\nflags\t\t: fpu avx2 avx512_vnni amx_bf16\n")
+    real_path = inference.Path
+    monkeypatch.setattr(
+        inference, "Path", lambda p: real_path(cpuinfo) if p == "/proc/cpuinfo" else real_path(p)
+    )
+    assert inference.cpu_flags() == {"fpu", "avx2", "avx512_vnni", "amx_bf16"}
+    assert inference.cpu_supports_bf16() and inference.cpu_int8_kind() == "vnni"
+    cpuinfo.write_text("flags\t\t: fpu avx2 fma\n")
+    assert not inference.cpu_supports_bf16() and inference.cpu_int8_kind() == "avx2"

@@ -9,9 +9,10 @@ import click
 
 from core.datasets import resolve
 from core.fileio import atomic_write_text
-from core.system import PRECISIONS, TIMED_PRECISIONS
+from core.system import AUTO, ENGINES, PRECISIONS, TIMED_PRECISIONS
 from harness.benchmarking import (
     bench_model,
+    inference_paths,
     load_bench_corpus,
     machine_description,
     model_folder,
@@ -37,13 +38,23 @@ REFERENCES = ("transformer", "rnn")
 )
 @choice_option(
     "--precision",
-    PRECISIONS,
+    (*PRECISIONS, AUTO),
     dest="precisions",
     multiple=True,
     help="Inference path(s) to time: fp32 (plain PyTorch), int8 (dynamic int8 "
     "quantisation keeping F1: GRU/LSTM and the encoder's Linear layers except its first "
     "block and down-projections), int8-full (every Linear layer too: faster, costs F1), "
-    "bf16 (CPUs with native bfloat16 only). [default: fp32, int8, int8-full]",
+    "bf16 (CPUs with native bfloat16 only), auto (the fastest path that keeps F1 on this "
+    "CPU; the table says which). [default: fp32, int8, int8-full]",
+)
+@choice_option(
+    "--engine",
+    ENGINES,
+    dest="engines",
+    multiple=True,
+    help="Engine(s) to time each precision on: torch, or onnxruntime (a transformer's "
+    "encoder exported to ONNX Runtime, needs the 'onnx' extra; fp32, int8, int8-full). "
+    "[default: torch]",
 )
 @click.option("--rounds", default=30, show_default=True, help="Timed calls per figure.")
 @click.option("--warmup", default=3, show_default=True, help="Untimed calls before timing.")
@@ -61,6 +72,7 @@ def command(
     runs: tuple[Path, ...],
     references: tuple[str, ...],
     precisions: tuple[str, ...],
+    engines: tuple[str, ...],
     rounds: int,
     warmup: int,
     score: bool,
@@ -82,14 +94,14 @@ def command(
     Examples:
       harness bench                                  # untrained BETO-sized + Table 3 RNN
       harness bench runs/rnn-profner --score --precision fp32 --precision int8
+      harness bench runs/transformer --engine torch --engine onnxruntime --precision int8
     """
     import torch
 
     if threads:
         torch.set_num_threads(threads)
-    precisions = precisions or TIMED_PRECISIONS
-    if "fp32" not in precisions:
-        precisions = ("fp32", *precisions)  # the baseline every ratio refers to
+    # torch fp32 always comes first: the baseline every ratio refers to
+    paths = inference_paths(engines or ("torch",), precisions or TIMED_PRECISIONS)
     if not runs and not references:
         references = REFERENCES
     corpus_name = data or next((c for r in runs if (c := run_corpus(r))), None) or "sample"
@@ -101,14 +113,14 @@ def command(
             folder,
             str(run),
             tweets,
-            precisions,
+            paths,
             rounds,
             warmup,
             corpus=corpus if score else None,
             recorded=recorded_f1(run),
         )
     if references:
-        rows += reference_rows(references, corpus, tweets, precisions, rounds, warmup)
+        rows += reference_rows(references, corpus, tweets, paths, rounds, warmup)
     table = render_markdown(rows, machine_description(), tweets)
     click.echo(table)
     if markdown_out:

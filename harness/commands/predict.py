@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from core.datasets import resolve
-from core.system import PRECISIONS
+from core.system import AUTO, ENGINES, PRECISIONS
 from harness import registry
 from harness.commands.common import (
     all_types_option,
@@ -30,9 +30,16 @@ from harness.runner import check_predictions, score_written, summary_line, write
 )
 @choice_option(
     "--precision",
-    PRECISIONS,
+    (*PRECISIONS, AUTO),
     default="fp32",
-    help="CPU inference path: int8 is the fast one that keeps F1 (see 'harness bench').",
+    help="CPU inference path: auto picks the fastest one that keeps F1 on this CPU "
+    "(see 'harness bench') and says which.",
+)
+@choice_option(
+    "--engine",
+    ENGINES,
+    default="torch",
+    help="torch, or onnxruntime for a transformer's encoder (the 'onnx' extra).",
 )
 @all_types_option
 @progress_option()
@@ -42,6 +49,7 @@ def command(
     split: str,
     out: Path,
     precision: str,
+    engine: str,
     all_types: bool,
     progress: bool,
 ) -> None:
@@ -56,8 +64,10 @@ def command(
       harness predict runs/final/model --data profner_test.zip --split test --out preds/
       harness predict runs/rnn/model --data profner.zip --split valid --precision int8 --out p/
     """
-    system = registry.load_saved(model).use_precision(precision)
+    system = registry.load_saved(model).use_precision(precision, engine)
     system.show_progress = progress
+    if precision == AUTO:
+        click.echo(f"precision auto: {system.inference_path}")
     corpus = open_corpus(data, all_types)
     chosen = corpus.split(split)
     started = time.perf_counter()

@@ -27,7 +27,7 @@ from tqdm import tqdm
 from core.corpus import Split
 from core.errors import HarnessError
 from core.fileio import atomic_output, atomic_write_text
-from core.system import System, SystemConfig
+from core.system import AUTO, ENGINES, System, SystemConfig
 from core.tweets import Prediction, Tweet
 from eval import score_predictions
 from systems.gazetteer import FILE_NAME as GAZETTEER_FILE
@@ -39,7 +39,7 @@ from systems.neural.gazetteer_features import (
     attach_training_flags,
     describe,
 )
-from systems.neural.inference import optimize_for_cpu
+from systems.neural.inference import cpu_supports_bf16, optimize_for_cpu
 from systems.neural.training import (
     Precision,
     linear_warmup_decay,
@@ -425,12 +425,33 @@ class NeuralSystem(System):
         system.device = torch.device("cpu")
         return system
 
-    def use_precision(self, precision: str) -> NeuralSystem:
-        """Switch a loaded system to a fast CPU path for prediction (see ``PRECISIONS``)."""
-        # in place: a second copy of a BERT-base model would double the predictor's memory
-        self.model = optimize_for_cpu(self._model(), precision, inplace=True)
+    def use_precision(self, precision: str, engine: str = "torch") -> NeuralSystem:
+        """Switch a loaded system to a fast CPU path for prediction (see ``PRECISIONS``;
+        ``auto``: :meth:`auto_path`, logged)."""
+        if precision == AUTO:
+            engine, precision, reason = self.auto_path()
+            log.info("%s: precision auto -> %s %s (%s)", self.name, engine, precision, reason)
+        if engine not in ENGINES:
+            raise HarnessError(f"unknown engine {engine!r} (use {', '.join(ENGINES)})")
+        if engine == "torch":
+            # in place: a second copy of a BERT-base model would double the predictor's memory
+            self.model = optimize_for_cpu(self._model(), precision, inplace=True)
+        else:
+            self.use_engine(engine, precision)
+        self.inference_path = precision if engine == "torch" else f"{engine} {precision}"
         self.device = torch.device("cpu")
         return self
+
+    def use_engine(self, engine: str, precision: str) -> None:
+        """Move prediction to ``engine``; systems that can override this."""
+        raise HarnessError(f"{self.name}: no {engine} engine (use --engine torch)")
+
+    def auto_path(self) -> tuple[str, str, str]:
+        """(engine, precision, why) of ``--precision auto``: bf16 where the CPU computes
+        it natively, else int8 (README, Benchmarks, has the measurements behind this)."""
+        if cpu_supports_bf16():
+            return "torch", "bf16", "the CPU has native bf16"
+        return "torch", "int8", "no native bf16 on this CPU"
 
     def to(self, device: str) -> NeuralSystem:
         """Move a loaded system (e.g. to ``cuda`` for batch prediction)."""

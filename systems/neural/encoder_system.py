@@ -245,6 +245,14 @@ class EncoderSystem(NeuralSystem):
         assert isinstance(model, EncoderTagger)
         return model.encoder
 
+    def use_engine(self, engine: str, precision: str) -> None:
+        """ONNX Runtime for the encoder; the heads and the CRF stay in PyTorch fp32."""
+        from systems.neural.onnx_engine import onnx_encoder
+
+        model = self._model()
+        assert isinstance(model, EncoderTagger)
+        model.encoder = onnx_encoder(model.encoder, precision)
+
     def save_extra(self, folder: Path) -> None:
         target = folder / BACKBONE_FOLDER
         target.mkdir(parents=True, exist_ok=True)

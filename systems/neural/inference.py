@@ -30,15 +30,30 @@ from core.errors import HarnessError
 from core.system import PRECISIONS
 
 _BF16_FLAGS = ("avx512_bf16", "amx_bf16")
+_VNNI_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8")
+
+
+def cpu_flags() -> set[str]:
+    """The CPU's feature flags (``/proc/cpuinfo``), empty where they cannot be read."""
+    try:
+        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return set()
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            return set(line.split(":", 1)[1].split())
+    return set()
 
 
 def cpu_supports_bf16() -> bool:
     """True when the CPU computes bfloat16 natively (emulated bf16 is slower than fp32)."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").split()
-    except OSError:
-        return False
-    return any(flag in flags for flag in _BF16_FLAGS)
+    return bool(cpu_flags() & set(_BF16_FLAGS))
+
+
+def cpu_int8_kind() -> str:
+    """``vnni`` where the CPU has int8 dot products (fbgemm and ONNX Runtime use them
+    on their own), else ``avx2``: what an int8 path runs on, for messages."""
+    return "vnni" if cpu_flags() & set(_VNNI_FLAGS) else "avx2"
 
 
 def transformer_blocks(model: nn.Module) -> list[tuple[str, nn.Module]]:

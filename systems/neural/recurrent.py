@@ -1,8 +1,17 @@
-"""Bidirectional GRUs and LSTMs over padded batches, run on packed sequences.
+"""Bidirectional GRUs and LSTMs over padded batches, padding kept out of the recurrence.
 
-Packing keeps padding out of the recurrence, so a tweet's states do not depend on the
-other tweets of its batch; the word-level taggers (``rnn``, ``bilstm-cnn``) and the
-character encoders all read their sequences through these helpers.
+A tweet's states must not depend on the other tweets of its batch, so padding may never
+enter a recurrence. Training runs the layers on packed sequences. Prediction need not:
+PyTorch runs an LSTM over a packed sequence as small matrix products, one per time step
+and direction, while an unpacked LSTM batch goes through oneDNN's fused layer in one
+call. At inference the helpers therefore give the same states without packing (see
+:func:`_unpacked`) when that saves calls: when every sequence fills the batch (a single
+tweet's words), and for LSTMs always -- two fused calls for a one-layer network
+(right-padded for the forward direction, left-padded for the backward one), one per
+distinct length for deeper ones. GRUs have no fused CPU layer in PyTorch (both paths loop
+over time steps), so an uneven GRU batch stays packed rather than pay for two runs. The
+word-level taggers (``rnn``, ``bilstm-cnn``) and the character encoders all read their
+sequences through these helpers.
 """
 
 from __future__ import annotations
@@ -31,12 +40,23 @@ def make_rnn(
     )
 
 
-def last_states(rnn: nn.GRU | nn.LSTM, inputs: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+def _packs(rnn: nn.Module, lengths: torch.Tensor, width: int) -> bool:
+    """Whether to pack: while training (autograd through the packed path, as every
+    reported run was trained), for a layout the unpacked path does not cover, and for an
+    uneven GRU batch (no fused layer to gain, see the module docstring)."""
+    if rnn.training or torch.is_grad_enabled() or not getattr(rnn, "bidirectional", False):
+        return True
+    return getattr(rnn, "mode", "") != "LSTM" and not bool((lengths == width).all())
+
+
+def last_states(rnn: nn.Module, inputs: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     """Final forward and backward hidden states of the top layer, concatenated.
 
-    Packing makes the forward state the one after each sequence's own last element, not
-    after its padding; ``enforce_sorted=False`` lets PyTorch sort and unsort.
+    The forward state is the one after each sequence's own last element, not after its
+    padding.
     """
+    if not _packs(rnn, lengths, inputs.shape[1]):
+        return _unpacked(rnn, inputs, lengths, final=True)
     packed = pack_padded_sequence(inputs, lengths, batch_first=True, enforce_sorted=False)
     _, hidden = rnn(packed)
     if isinstance(hidden, tuple):  # LSTM: (h, c)
@@ -44,12 +64,77 @@ def last_states(rnn: nn.GRU | nn.LSTM, inputs: torch.Tensor, lengths: torch.Tens
     return torch.cat([hidden[-2], hidden[-1]], dim=-1)
 
 
-def packed_states(
-    rnn: nn.GRU | nn.LSTM, inputs: torch.Tensor, lengths: torch.Tensor
-) -> torch.Tensor:
-    """Every step's output of a batch-first RNN, zero on padding; packing keeps the
-    padding out of the recurrence, so a sequence's states do not depend on its batch."""
+def packed_states(rnn: nn.Module, inputs: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Every step's output of a batch-first RNN, zero on padding."""
+    if not _packs(rnn, lengths, inputs.shape[1]):
+        return _unpacked(rnn, inputs, lengths, final=False)
     packed = pack_padded_sequence(inputs, lengths, batch_first=True, enforce_sorted=False)
     states, _ = rnn(packed)
     states, _ = pad_packed_sequence(states, batch_first=True, total_length=inputs.shape[1])
     return states
+
+
+def _unpacked(
+    rnn: nn.Module, inputs: torch.Tensor, lengths: torch.Tensor, final: bool
+) -> torch.Tensor:
+    """What the packed path gives, from unpacked calls of a bidirectional ``rnn``.
+
+    Right padding only follows a sequence, so the forward direction's outputs at real
+    positions are exact; left padding only follows the sequence in the backward
+    direction's reading order, so its outputs are. A one-layer network reads both from
+    its two runs; a deeper one (whose upper layers read both directions) runs each group
+    of equal-length sequences on its own.
+    """
+    size, width = inputs.shape[:2]
+    lengths = lengths.to(inputs.device)
+    if bool((lengths == width).all()):
+        states, hidden = rnn(inputs)
+        if not final:
+            return states
+        hidden = hidden[0] if isinstance(hidden, tuple) else hidden
+        return torch.cat([hidden[-2], hidden[-1]], dim=-1)
+    if rnn.num_layers > 1:
+        return _by_length(rnn, inputs, lengths, final)
+    hidden = rnn.hidden_size
+    positions = torch.arange(width, device=inputs.device)
+    shift = (width - lengths)[:, None]
+    # row i of the left-padded batch holds original position p at p + shift_i
+    source = (positions[None, :] - shift).clamp(min=0)
+    real = positions[None, :] >= shift
+    left = inputs.gather(1, source[..., None].expand(-1, -1, inputs.shape[2]))
+    left = left * real[..., None].to(inputs.dtype)
+    forward, _ = rnn(inputs)
+    backward, _ = rnn(left)
+    rows = torch.arange(size, device=inputs.device)
+    if final:
+        # forward: after the last real element; backward: after reading back to the first
+        return torch.cat(
+            [forward[rows, lengths - 1, :hidden], backward[rows, shift[:, 0], hidden:]], dim=-1
+        )
+    back = backward[..., hidden:].gather(
+        1, (positions[None, :] + shift).clamp(max=width - 1)[..., None].expand(-1, -1, hidden)
+    )
+    states = torch.cat([forward[..., :hidden], back], dim=-1)
+    inside = positions[None, :] < lengths[:, None]
+    return states * inside[..., None].to(states.dtype)
+
+
+def _by_length(
+    rnn: nn.Module, inputs: torch.Tensor, lengths: torch.Tensor, final: bool
+) -> torch.Tensor:
+    """One unpacked call per distinct length: exact for any depth."""
+    size, width = inputs.shape[:2]
+    out_width = 2 * rnn.hidden_size
+    if final:
+        result = inputs.new_zeros(size, out_width)
+    else:
+        result = inputs.new_zeros(size, width, out_width)
+    for length in torch.unique(lengths).tolist():
+        rows = (lengths == length).nonzero(as_tuple=True)[0]
+        states, hidden = rnn(inputs[rows, :length])
+        if final:
+            hidden = hidden[0] if isinstance(hidden, tuple) else hidden
+            result[rows] = torch.cat([hidden[-2], hidden[-1]], dim=-1).to(result.dtype)
+        else:
+            result[rows, :length] = states.to(result.dtype)
+    return result

@@ -1,0 +1,296 @@
+"""ONNX Runtime as a second inference engine for the transformer systems' encoders.
+
+Only the encoder moves: it is exported once per set of weights (Hugging Face's
+``transformers.exporters`` ONNX exporter, with ONNX Runtime's CPU fusions: packed QKV
+projections, BiasGelu, SkipLayerNormalization) and cached under the harness cache, keyed
+by a digest of its weights and the library versions. The task heads, the CRF and its
+Viterbi decoding stay in PyTorch fp32, so spans are decoded by the same code as on the
+PyTorch engine; the export is checked against PyTorch on a padded batch before it is
+used, so a wrong export stops with one line instead of giving wrong spans.
+
+Precisions: ``fp32``; ``int8`` quantises the weight MatMuls dynamically (int8 weights per
+output channel, activations quantised at run time, which uses VNNI where the CPU has it)
+except, as on the PyTorch engine (see :mod:`systems.neural.inference`), the first
+encoder block and the feed-forward down-projections whose GELU inputs carry outliers;
+``int8-full`` quantises every weight MatMul. ONNX Runtime has no bf16 GEMM on x86 CPUs,
+so bf16 stays a PyTorch path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+import os
+import shutil
+import tempfile
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from transformers.modeling_outputs import BaseModelOutput
+
+from core.datasets import cache_dir
+from core.errors import HarnessError
+from systems.neural.encoders import quiet_loading
+
+log = logging.getLogger("harness")
+
+#: the precisions this engine runs
+ONNX_PRECISIONS = ("fp32", "int8", "int8-full")
+#: largest difference in hidden states an fp32 export may show against PyTorch
+PARITY_TOLERANCE = 1e-4
+MODEL_FILE = "model.onnx"
+_PACKAGES = ("onnxruntime", "onnx", "onnxscript")
+
+
+def require_onnxruntime() -> None:
+    """Stop with the install line when the ``onnx`` extra is missing."""
+    missing = [name for name in _PACKAGES if not _installed(name)]
+    if missing:
+        raise HarnessError(
+            f"engine onnxruntime needs {', '.join(missing)}: pip install 'ner-harness[onnx]'"
+        )
+
+
+def _installed(name: str) -> bool:
+    try:
+        metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return False
+    return True
+
+
+def sample_inputs(vocabulary_size: int) -> dict[str, torch.Tensor]:
+    """Two windows of 12 pieces, the second padded after 7: traces a dynamic batch and
+    length, and checks that padding is masked as PyTorch masks it."""
+    generator = torch.Generator().manual_seed(0)
+    ids = torch.randint(3, max(4, vocabulary_size), (2, 12), generator=generator)
+    mask = torch.ones_like(ids)
+    mask[1, 7:] = 0
+    return {"input_ids": ids, "attention_mask": mask}
+
+
+def weights_digest(encoder: nn.Module) -> str:
+    """What an exported file depends on: the weights, the config and library versions."""
+    digest = hashlib.sha256()
+    config = getattr(encoder, "config", None)
+    if config is not None:
+        digest.update(config.to_json_string(use_diff=False).encode())
+    for name, tensor in sorted(encoder.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    versions = {name: metadata.version(name) for name in ("torch", "transformers", *_PACKAGES)}
+    digest.update(json.dumps(versions, sort_keys=True).encode())
+    return digest.hexdigest()
+
+
+@contextmanager
+def _quiet_export() -> Iterator[None]:
+    """The exporter prints its stages and logs warnings about operators it skips, the
+    quantiser logs advice; a benchmark table or a submission run shows none of it
+    (failures still raise)."""
+    names = ("torch.onnx", "torch.export", "onnxscript", "")  # "": quantize_dynamic's advice
+    loggers = [logging.getLogger(name) for name in names]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+    try:
+        with (
+            warnings.catch_warnings(),
+            quiet_loading(show_progress=False),
+            redirect_stdout(io.StringIO()),
+            redirect_stderr(io.StringIO()),
+        ):
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
+
+
+def export_encoder(encoder: nn.Module, target: Path) -> Path:
+    """Export ``encoder`` (inputs ``input_ids``, ``attention_mask``; output
+    ``last_hidden_state``) with ONNX Runtime's CPU fusions to ``target/model.onnx``."""
+    from transformers.exporters import OnnxConfig, OnnxExporter
+
+    inputs = sample_inputs(encoder.config.vocab_size)
+    encoder = encoder.cpu().eval()
+    try:
+        with _quiet_export():
+            exported = OnnxExporter().export(
+                encoder, inputs, config=OnnxConfig(dynamic=True, ort_fusions="cpu")
+            )
+            exported.save_pretrained(str(target))
+    except Exception as err:  # the exporter's failures are many and deep
+        message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise HarnessError(
+            f"engine onnxruntime: cannot export {type(encoder).__name__} ({message})"
+        ) from None
+    return target / MODEL_FILE
+
+
+def quantize(source: Path, target: Path, precision: str, first_block: int) -> Path:
+    """Dynamic int8 of ``source``'s weight MatMuls into ``target`` (see module docstring).
+
+    ``first_block``: how many weight MatMuls come first in the graph's order and form the
+    first encoder block (they precede every later block's in a topological order)."""
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    proto = onnx.load(str(source))
+    # the exporter's value_info records the initializers' shapes before quantize_dynamic
+    # transposes some of them, and its shape inference then stops on the mismatch
+    initializers = {
+        initializer.name: list(initializer.dims) for initializer in proto.graph.initializer
+    }
+    kept = [info for info in proto.graph.value_info if info.name not in initializers]
+    del proto.graph.value_info[:]
+    proto.graph.value_info.extend(kept)
+    excluded: list[str] = []
+    if precision == "int8":
+        for index, node in enumerate(weight_matmuls(proto.graph)):
+            rows, columns = initializers[node.input[1]]
+            if index < first_block or rows > columns:
+                excluded.append(node.name)
+    with _quiet_export():
+        quantize_dynamic(
+            proto,
+            str(target),
+            op_types_to_quantize=["MatMul"],
+            per_channel=True,
+            weight_type=QuantType.QInt8,
+            nodes_to_exclude=excluded,
+            use_external_data_format=True,
+            # types through ONNX Runtime's fused ops, which ONNX shape inference cannot see
+            extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+        )
+    return target
+
+
+def weight_matmuls(graph: Any) -> list[Any]:
+    """The graph's MatMul nodes whose second input is a weight, in graph order."""
+    weights = {initializer.name for initializer in graph.initializer}
+    return [n for n in graph.node if n.op_type == "MatMul" and n.input[1] in weights]
+
+
+def encoder_file(encoder: nn.Module, precision: str) -> Path:
+    """The cached ONNX file of ``encoder`` at ``precision``: exported on first use (and
+    checked against PyTorch), the int8 files quantised from the cached fp32 one."""
+    if precision not in ONNX_PRECISIONS:
+        raise HarnessError(
+            f"engine onnxruntime has no {precision} path on x86 CPUs "
+            f"(use {', '.join(ONNX_PRECISIONS)}, or --engine torch)"
+        )
+    require_onnxruntime()
+    root = cache_dir() / "onnx"
+    digest = weights_digest(encoder)
+
+    def export(work: Path) -> None:
+        log.info("engine onnxruntime: exporting the encoder, once per model")
+        check_parity(encoder, export_encoder(encoder, work))
+
+    fp32 = _cached(root, f"{digest[:24]}-fp32", export)
+    if precision == "fp32":
+        return fp32
+    import onnx
+
+    blocks = max(1, int(getattr(encoder.config, "num_hidden_layers", 1)))
+    matmuls = weight_matmuls(onnx.load(str(fp32), load_external_data=False).graph)
+    first_block = len(matmuls) // blocks
+    return _cached(
+        root,
+        f"{digest[:24]}-{precision}",
+        lambda work: quantize(fp32, work / MODEL_FILE, precision, first_block),
+    )
+
+
+def _cached(root: Path, key: str, make: Callable[[Path], object]) -> Path:
+    """``root/key/model.onnx``, made by ``make(folder)`` in a temporary folder renamed
+    into place, so a crash never leaves a half-written model in the cache."""
+    folder = root / key
+    if (folder / MODEL_FILE).is_file():
+        return folder / MODEL_FILE
+    root.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=root))
+    try:
+        make(work)
+        work.chmod(0o755)
+        try:
+            work.rename(folder)
+        except OSError:  # another process finished first: keep its copy
+            shutil.rmtree(work, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return folder / MODEL_FILE
+
+
+def session(path: Path) -> Any:
+    """An ONNX Runtime CPU session using as many threads as PyTorch does."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = torch.get_num_threads()
+    options.inter_op_num_threads = 1
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.log_severity_level = 3
+    try:
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as err:
+        raise HarnessError(f"{path}: ONNX Runtime cannot load the model ({err})") from None
+
+
+def check_parity(encoder: nn.Module, path: Path) -> float:
+    """Largest difference between PyTorch's and the export's hidden states at the real
+    (unpadded) positions of the sample batch; stops when it passes ``PARITY_TOLERANCE``."""
+    inputs = sample_inputs(encoder.config.vocab_size)
+    with torch.inference_mode():
+        expected = encoder(**inputs).last_hidden_state
+    got = OrtEncoder(session(path))(**inputs).last_hidden_state
+    real = inputs["attention_mask"].bool()
+    gap = float((expected[real] - got[real]).abs().max())
+    if not gap <= PARITY_TOLERANCE:
+        raise HarnessError(
+            f"engine onnxruntime: the exported {type(encoder).__name__} differs from PyTorch "
+            f"by {gap:.3g} in hidden states (tolerance {PARITY_TOLERANCE:g}); use --engine torch"
+        )
+    return gap
+
+
+class OrtEncoder(nn.Module):
+    """Stands where the Hugging Face encoder stood: the same call, the same output field,
+    computed by an ONNX Runtime session."""
+
+    def __init__(self, ort_session: Any, config: Any = None):
+        super().__init__()
+        self.session = ort_session
+        self.config = config
+
+    def forward(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, **_: Any
+    ) -> BaseModelOutput:
+        feed = {
+            "input_ids": np.ascontiguousarray(input_ids.cpu().numpy(), dtype=np.int64),
+            "attention_mask": np.ascontiguousarray(attention_mask.cpu().numpy(), dtype=np.int64),
+        }
+        (hidden,) = self.session.run(["last_hidden_state"], feed)
+        return BaseModelOutput(last_hidden_state=torch.from_numpy(hidden))
+
+
+def onnx_encoder(encoder: nn.Module, precision: str) -> OrtEncoder:
+    """``encoder`` replaced by its ONNX Runtime export at ``precision``."""
+    if not hasattr(encoder, "config") or not hasattr(encoder.config, "vocab_size"):
+        raise HarnessError(
+            f"engine onnxruntime: {type(encoder).__name__} is no Hugging Face encoder"
+        )
+    path = encoder_file(encoder, precision)
+    log.debug("engine onnxruntime: %s (%s)", path, os.path.getsize(path))
+    return OrtEncoder(session(path), encoder.config)

@@ -1,0 +1,185 @@
+"""The ONNX Runtime engine (``--engine onnxruntime``) on tiny encoders the tests build:
+the export agrees with PyTorch, int8 quantises the planned MatMuls, exports are cached,
+and every failure is one line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from core.corpus import load_corpus
+from core.datasets import SAMPLE_CORPUS
+from core.errors import HarnessError
+from harness import registry
+from harness.cli import main
+from systems.neural import onnx_engine
+from systems.neural.examples import make_examples
+from systems.transformer import TransformerConfig, TransformerSystem
+from tests.tiny_bert import save_tiny_bert
+from tests.tiny_encoders import save_tiny_xlmr
+
+pytest.importorskip("onnxruntime", reason="the 'onnx' extra is not installed")
+onnx = pytest.importorskip("onnx", reason="the 'onnx' extra is not installed")
+
+LAYERS = 3
+
+
+@pytest.fixture(scope="module")
+def corpus():
+    return load_corpus(SAMPLE_CORPUS)
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("harness-cache")
+
+
+@pytest.fixture(autouse=True)
+def private_cache(cache, monkeypatch) -> None:
+    monkeypatch.setenv("HARNESS_CACHE", str(cache))
+
+
+def saved_system(folder: Path, corpus, maker=save_tiny_bert) -> Path:
+    """An untrained System 1 over a tiny encoder, saved and loadable like a real run."""
+    tweets = corpus.split("train").tweets
+    kwargs = {"num_hidden_layers": LAYERS} if maker is save_tiny_bert else {}
+    encoder = maker(folder / "encoder", [t.text for t in tweets], **kwargs)
+    system = TransformerSystem(TransformerConfig(model=str(encoder)))
+    torch.manual_seed(0)
+    system.architecture = system.build(make_examples(tweets, system.codec, with_gold=True))
+    return system.save(folder / "model")
+
+
+@pytest.fixture(scope="module")
+def bert_model(corpus, tmp_path_factory) -> Path:
+    return saved_system(tmp_path_factory.mktemp("bert"), corpus)
+
+
+def loaded(folder: Path, precision: str = "fp32", engine: str = "torch"):
+    system = registry.load_saved(folder)
+    system.show_progress = False
+    return system.use_precision(precision, engine)
+
+
+@pytest.mark.parametrize("maker", [save_tiny_bert, save_tiny_xlmr], ids=["bert", "xlm-r"])
+def test_fp32_export_matches_pytorch_hidden_states_and_spans(maker, corpus, tmp_path):
+    """Padded windows included: a mask or position-id bug shows here first."""
+    folder = saved_system(tmp_path, corpus, maker)
+    torch_system = loaded(folder)
+    ort_system = loaded(folder, "fp32", "onnxruntime")
+    assert isinstance(ort_system.model.encoder, onnx_engine.OrtEncoder)
+    tweets = corpus.split("valid").tweets
+    batch = torch_system.collate(make_examples(tweets[:6], torch_system.codec, False), False)
+    mask = batch["attention_mask"]
+    assert not bool(mask.all()), "the batch must contain padding"
+    with torch.inference_mode():
+        expected = torch_system.model.encoder(batch["input_ids"], mask).last_hidden_state
+        got = ort_system.model.encoder(batch["input_ids"], mask).last_hidden_state
+    real = mask.bool()
+    assert float((expected[real] - got[real]).abs().max()) <= 1e-4
+    want, have = torch_system.predict(tweets), ort_system.predict(tweets)
+    assert [(p.label, p.spans) for p in have] == [(p.label, p.spans) for p in want]
+    assert ort_system.inference_path == "onnxruntime fp32"
+
+
+def quantised_ops(path: Path) -> tuple[int, int]:
+    """(weight MatMuls left in fp32, MatMulInteger nodes) of an exported file."""
+    graph = onnx.load(str(path), load_external_data=False).graph
+    return len(onnx_engine.weight_matmuls(graph)), sum(
+        node.op_type == "MatMulInteger" for node in graph.node
+    )
+
+
+def test_int8_spares_the_first_block_and_the_down_projections(bert_model):
+    encoder = loaded(bert_model).model.encoder
+    fp32_matmuls, _ = quantised_ops(onnx_engine.encoder_file(encoder, "fp32"))
+    per_block = fp32_matmuls // LAYERS  # packed QKV, attention output, up, down
+    assert fp32_matmuls == per_block * LAYERS and per_block == 4
+
+    kept, integer = quantised_ops(onnx_engine.encoder_file(encoder, "int8"))
+    # first block whole, then one down-projection per later block
+    assert kept == per_block + (LAYERS - 1)
+    assert integer == fp32_matmuls - kept
+
+    kept, integer = quantised_ops(onnx_engine.encoder_file(encoder, "int8-full"))
+    assert (kept, integer) == (0, fp32_matmuls)
+
+
+@pytest.mark.parametrize("precision", ["int8", "int8-full"])
+def test_int8_paths_predict_every_tweet(bert_model, corpus, precision):
+    tweets = corpus.split("valid").tweets
+    system = loaded(bert_model, precision, "onnxruntime")
+    predictions = system.predict(tweets)
+    assert [p.tweet_id for p in predictions] == [t.id for t in tweets]
+    assert system.inference_path == f"onnxruntime {precision}"
+
+
+def test_an_export_is_made_once_per_model(bert_model, monkeypatch):
+    loaded(bert_model, "fp32", "onnxruntime")  # cached by now, or made here
+
+    def refuse(*_args, **_kwargs):
+        raise AssertionError("exported again")
+
+    monkeypatch.setattr(onnx_engine, "export_encoder", refuse)
+    loaded(bert_model, "fp32", "onnxruntime")
+
+
+def test_a_changed_weight_means_a_new_export(bert_model):
+    encoder = loaded(bert_model).model.encoder
+    before = onnx_engine.weights_digest(encoder)
+    with torch.no_grad():
+        next(encoder.parameters()).add_(1e-3)
+    assert onnx_engine.weights_digest(encoder) != before
+
+
+def test_an_export_that_disagrees_with_pytorch_is_refused(bert_model, monkeypatch, tmp_path):
+    monkeypatch.setenv("HARNESS_CACHE", str(tmp_path))
+    monkeypatch.setattr(onnx_engine, "PARITY_TOLERANCE", -1.0)
+    with pytest.raises(HarnessError, match=r"differs from PyTorch by .* in hidden states"):
+        loaded(bert_model, "fp32", "onnxruntime")
+    assert not list((tmp_path / "onnx").iterdir())  # nothing half-made left in the cache
+
+
+def test_an_exporter_failure_is_one_line(bert_model, monkeypatch, tmp_path):
+    from transformers.exporters import OnnxExporter
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("unsupported operator aten::frobnicate\n  deep traceback text")
+
+    monkeypatch.setenv("HARNESS_CACHE", str(tmp_path))
+    monkeypatch.setattr(OnnxExporter, "export", broken)
+    with pytest.raises(HarnessError) as caught:
+        loaded(bert_model, "fp32", "onnxruntime")
+    message = str(caught.value)
+    assert message == (
+        "engine onnxruntime: cannot export BertModel (unsupported operator aten::frobnicate)"
+    )
+
+
+def test_unsupported_engine_paths_are_one_line_errors(bert_model, monkeypatch):
+    with pytest.raises(HarnessError, match="onnxruntime has no bf16 path"):
+        loaded(bert_model, "bf16", "onnxruntime")
+    with pytest.raises(HarnessError, match="unknown engine 'tvm'"):
+        loaded(bert_model, "fp32", "tvm")
+    monkeypatch.setattr(onnx_engine, "_installed", lambda name: name != "onnxscript")
+    with pytest.raises(HarnessError, match=r"needs onnxscript: pip install 'ner-harness\[onnx\]'"):
+        loaded(bert_model, "fp32", "onnxruntime")
+
+
+def test_predict_and_bench_take_the_engine(bert_model, tmp_path):
+    runner = CliRunner()
+    out = tmp_path / "preds"
+    args = ["predict", str(bert_model), "--split", "valid", "--out", str(out)]
+    result = runner.invoke(main, [*args, "--engine", "onnxruntime", "--precision", "int8"])
+    assert result.exit_code == 0, result.output
+    assert (out / "task7b.tsv").is_file()
+
+    args = ["bench", str(bert_model), "--rounds", "1", "--warmup", "0", "--precision", "fp32"]
+    args += ["--precision", "int8", "--engine", "torch", "--engine", "onnxruntime"]
+    result = runner.invoke(main, args)
+    assert result.exit_code == 0, result.output
+    paths = [line.split("|")[4].strip() for line in result.output.splitlines()[2:6]]
+    assert paths == ["fp32", "int8", "onnxruntime fp32", "onnxruntime int8"]
