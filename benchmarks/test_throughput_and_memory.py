@@ -1,6 +1,7 @@
-"""Batch throughput over all train + valid tweets (length-sorted batches inside
-``predict``), the harness predictor against the Hugging Face token-classification
-pipeline on the same BERT-base-sized encoder, and the peak memory of a predictor."""
+"""Batching (one ``predict`` over many tweets, length-sorted batches inside, against one
+call per tweet), the peak memory of a predictor, and behind ``--bench-long`` the
+throughput over all train + valid tweets and the harness predictor against the Hugging
+Face token-classification pipeline on the same BERT-base-sized encoder."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.conftest import (
+    TARGET_BATCH_SPEEDUP,
     TARGET_PEAK_BYTES,
     TARGET_THROUGHPUT,
     enforce_targets,
@@ -21,7 +23,41 @@ from benchmarks.conftest import (
 )
 from core.system import TIMED_PRECISIONS
 
+#: tweets of the batching benchmark: enough for full batches, few enough for minutes
+BATCHING_TWEETS = 128
 
+
+@pytest.mark.parametrize("name", ["transformer", "rnn"])
+def test_batched_predict_against_one_call_per_tweet(
+    benchmark, corpus, reference_folders, machine, name
+):
+    """Tweets per second of one ``predict`` over many tweets, and its ratio to calling
+    ``predict`` once per tweet (timed here too, once)."""
+    tweets = corpus.split("valid").tweets[:BATCHING_TWEETS]
+    system = load(reference_folders[name], "fp32")
+    system.predict(tweets[:4])
+    started = time.perf_counter()
+    for tweet in tweets:
+        system.predict([tweet])
+    one_by_one = len(tweets) / (time.perf_counter() - started)
+    benchmark.pedantic(system.predict, args=(tweets,), rounds=1, iterations=1)
+    batched = len(tweets) / benchmark.stats.stats.mean
+    benchmark.extra_info.update(
+        system=name,
+        tweets=len(tweets),
+        batch_size=system.config.predict_batch_size,
+        tweets_per_second=round(batched, 1),
+        one_call_per_tweet_tweets_per_second=round(one_by_one, 1),
+        speedup=round(batched / one_by_one, 2),
+        target_speedup=TARGET_BATCH_SPEEDUP,
+        parameters=system.parameter_count(),
+        cpu=machine,
+    )
+    if enforce_targets():
+        assert batched >= TARGET_BATCH_SPEEDUP * one_by_one
+
+
+@pytest.mark.long
 @pytest.mark.parametrize("precision", TIMED_PRECISIONS)
 @pytest.mark.parametrize("name", ["transformer", "rnn"])
 def test_batch_throughput(benchmark, corpus, reference_folders, name, precision):
@@ -43,6 +79,7 @@ def test_batch_throughput(benchmark, corpus, reference_folders, name, precision)
             assert per_second >= TARGET_THROUGHPUT
 
 
+@pytest.mark.long
 @pytest.mark.parametrize("predictor", ["harness", "hf-pipeline"])
 def test_single_tweet_harness_vs_hf_pipeline(benchmark, reference_folders, tweets, predictor):
     """Same BERT-base-sized encoder and tokenizer; fp32 both sides."""

@@ -6,6 +6,8 @@ import torch
 from torch import nn
 from torchcrf import CRF
 
+from systems.neural.viterbi import viterbi_decode
+
 
 class CrfTagger(nn.Module):
     """Word features -> tag emissions -> CRF.
@@ -37,8 +39,17 @@ class CrfTagger(nn.Module):
         return -self.crf(self.emissions(features), tags, mask=mask, reduction="mean")
 
     def decode(self, features: torch.Tensor, mask: torch.Tensor) -> list[list[int]]:
-        """Viterbi tag ids per sequence, as long as its mask."""
-        return self.crf.decode(self.emissions(features), mask=mask)
+        """Viterbi tag ids per sequence, as long as its mask (NumPy: see
+        :mod:`systems.neural.viterbi`)."""
+        crf = self.crf
+        with torch.no_grad():
+            return viterbi_decode(
+                self.emissions(features).detach().cpu().numpy(),
+                mask.detach().cpu().numpy().astype(bool),
+                crf.start_transitions.detach().float().cpu().numpy(),
+                crf.end_transitions.detach().float().cpu().numpy(),
+                crf.transitions.detach().float().cpu().numpy(),
+            )
 
 
 class LabelClassifier(nn.Module):
