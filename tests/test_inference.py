@@ -172,3 +172,40 @@ def test_the_cpu_flags_are_read_from_the_flags_line(monkeypatch, tmp_path):
     assert inference.cpu_supports_bf16() and inference.cpu_int8_kind() == "vnni"
     cpuinfo.write_text("flags\t\t: fpu avx2 fma\n")
     assert not inference.cpu_supports_bf16() and inference.cpu_int8_kind() == "avx2"
+
+
+def test_a_model_saved_with_gpu_settings_loads_and_predicts_on_the_cpu(
+    corpus, tmp_path, monkeypatch
+):
+    """What a GPU-trained run leaves (device cuda, mixed precision, fp16 weights in a
+    half-precision save) must load where CUDA is absent and predict at every path."""
+    import json
+
+    from safetensors.torch import load_file, save_file
+
+    from harness import registry
+
+    system = RnnSystem(RnnConfig(**SMALL_RNN))
+    system.architecture = system.build(
+        make_examples(corpus.split("train").tweets, system.codec, with_gold=True)
+    )
+    folder = system.save(tmp_path / "model")
+    meta_file = folder / "system.json"
+    meta = json.loads(meta_file.read_text(encoding="utf-8"))
+    meta["config"].update(device="cuda:0", amp=True)
+    meta_file.write_text(json.dumps(meta), encoding="utf-8")
+    weights = folder / "model.safetensors"
+    save_file({k: v.half() for k, v in load_file(str(weights)).items()}, str(weights))
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+
+    tweets = corpus.split("valid").tweets
+    reference = system.predict(tweets)
+    for precision in ("fp32", "int8"):
+        loaded = registry.load_saved(folder).use_precision(precision)
+        assert loaded.device == torch.device("cpu")
+        assert all(p.device.type == "cpu" for p in loaded.model.parameters())
+        predictions = loaded.predict(tweets)
+        assert [p.tweet_id for p in predictions] == [t.id for t in tweets]
+    fp32 = registry.load_saved(folder).predict(tweets)
+    agree = sum(a.spans == b.spans for a, b in zip(fp32, reference, strict=True))
+    assert agree >= len(tweets) - 1  # fp16-rounded weights, same network

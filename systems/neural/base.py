@@ -94,6 +94,9 @@ class NeuralConfig(SystemConfig):
     predict_batch_size: int = 32
 
 
+#: floating dtypes a saved model may hold where the built one is fp32: a model trained
+#: on a GPU and saved in half precision, or a bf16 predictor saved as it was
+_HALF_SAVES = ("F16", "BF16")
 #: safetensors' dtype names (its format spec) of the tensors a model may hold
 _SAFETENSORS_DTYPES = {
     torch.float32: "F32",
@@ -136,7 +139,8 @@ def copy_weights(model: torch.nn.Module, weights: Path) -> None:
             for key, entry in sorted(header.items(), key=lambda item: item[1]["data_offsets"]):
                 tensor = target[key]
                 begin, end = entry["data_offsets"]
-                if entry["dtype"] != _SAFETENSORS_DTYPES.get(tensor.dtype):
+                saved_dtype = _saved_dtype(entry["dtype"], tensor)
+                if saved_dtype is None:
                     raise unfit(f"{key}: {entry['dtype']} saved, {tensor.dtype} built")
                 if tuple(entry["shape"]) != tuple(tensor.shape):
                     raise unfit(
@@ -144,13 +148,24 @@ def copy_weights(model: torch.nn.Module, weights: Path) -> None:
                     )
                 raw = bytearray(end - begin)
                 stream.seek(8 + header_size + begin)
-                if stream.readinto(raw) != len(raw) or len(raw) != tensor.nbytes:
+                expected = tensor.numel() * saved_dtype.itemsize
+                if stream.readinto(raw) != len(raw) or len(raw) != expected:
                     raise HarnessError(f"{where}: cannot load model ({weights.name} truncated)")
                 if raw:
                     with torch.no_grad():
-                        tensor.copy_(torch.frombuffer(raw, dtype=tensor.dtype).view(tensor.shape))
+                        saved = torch.frombuffer(raw, dtype=saved_dtype).view(tensor.shape)
+                        tensor.copy_(saved)  # half precision widens to the built fp32
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise HarnessError(f"{where}: cannot load model ({weights.name}: {err})") from None
+
+
+def _saved_dtype(name: str, built: torch.Tensor) -> torch.dtype | None:
+    """The torch dtype to read a saved tensor as, or None when it cannot fill ``built``."""
+    if name == _SAFETENSORS_DTYPES.get(built.dtype):
+        return built.dtype
+    if name in _HALF_SAVES and built.dtype == torch.float32:
+        return torch.float16 if name == "F16" else torch.bfloat16
+    return None
 
 
 class NeuralSystem(System):
