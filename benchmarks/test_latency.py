@@ -15,6 +15,7 @@ from benchmarks.conftest import (
     target_ms,
     trained_runs,
 )
+from core.errors import HarnessError
 from core.system import TIMED_PRECISIONS
 from harness.benchmarking import is_untrained, model_folder, recorded_f1
 from systems.lookup import LookupSystem
@@ -56,9 +57,10 @@ def fast_enough(benchmark, name: str) -> None:
 def test_full_size_architecture(benchmark, reference_folders, tweets, machine, name, path, kind):
     """Untrained full-size architectures: latency does not depend on weight values."""
     folder = reference_folders[name]
-    if name == "rnn" and path[0] != "torch":
-        pytest.skip("the RNN runs on the torch engine only")
-    system = load(folder, path[1], path[0])
+    try:
+        system = load(folder, path[1], path[0])
+    except HarnessError as err:  # e.g. the RNN's int8 on onnxruntime: no such path
+        pytest.skip(str(err))
     tweet = tweets[kind]
     parameters = load(folder, "fp32").parameter_count()
     record(benchmark, system, path, tweet, True, parameters, machine)
@@ -82,7 +84,7 @@ def test_trained_run(benchmark, tweets, machine, run, path):
     folder = model_folder(run)
     try:
         system = load(folder, path[1], path[0])
-    except Exception as err:  # e.g. onnxruntime for an RNN: no such path for this model
+    except HarnessError as err:  # e.g. int8 for an RNN on onnxruntime: no such path
         pytest.skip(str(err))
     parameters = load(folder, "fp32").parameter_count()
     record(benchmark, system, path, tweets["median"], is_untrained(folder), parameters, machine)

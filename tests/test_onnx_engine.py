@@ -183,3 +183,41 @@ def test_predict_and_bench_take_the_engine(bert_model, tmp_path):
     assert result.exit_code == 0, result.output
     paths = [line.split("|")[4].strip() for line in result.output.splitlines()[2:6]]
     assert paths == ["fp32", "int8", "onnxruntime fp32", "onnxruntime int8"]
+
+
+@pytest.mark.parametrize("layers", [1, 2])
+@pytest.mark.parametrize("kind", ["gru", "lstm"])
+def test_onnx_recurrent_layers_give_the_packed_states(kind, layers):
+    from systems.neural.onnx_recurrent import OrtRecurrent
+    from systems.neural.recurrent import last_states, make_rnn, packed_states
+
+    torch.manual_seed(0)
+    rnn = make_rnn(kind, 6, 5, layers).eval()
+    inputs, lengths = torch.randn(4, 9, 6), torch.tensor([9, 3, 1, 5])
+    with torch.enable_grad():  # the packed path
+        final, states = last_states(rnn, inputs, lengths), packed_states(rnn, inputs, lengths)
+    on_ort = OrtRecurrent(rnn)
+    torch.testing.assert_close(last_states(on_ort, inputs, lengths), final, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(packed_states(on_ort, inputs, lengths), states, atol=1e-5, rtol=1e-5)
+
+
+def test_the_rnn_on_onnxruntime_predicts_what_it_predicts_on_torch(corpus, tmp_path):
+    from systems.neural.onnx_recurrent import OrtRecurrent
+    from systems.rnn import RnnConfig, RnnSystem
+    from tests.helpers import SMALL_RNN
+
+    system = RnnSystem(RnnConfig(**SMALL_RNN))
+    torch.manual_seed(0)
+    train = make_examples(corpus.split("train").tweets, system.codec, with_gold=True)
+    system.architecture = system.build(train)
+    folder = system.save(tmp_path / "model")
+    tweets = corpus.split("valid").tweets
+    on_ort = loaded(folder, "fp32", "onnxruntime")
+    layers = [m for m in on_ort.model.modules() if isinstance(m, OrtRecurrent)]
+    assert len(layers) == 3  # character BiGRU, word BiGRU, BiLSTM pooler
+    want = loaded(folder).predict(tweets)
+    assert [(p.label, p.spans) for p in on_ort.predict(tweets)] == [
+        (p.label, p.spans) for p in want
+    ]
+    with pytest.raises(HarnessError, match="recurrent layers in fp32 only"):
+        loaded(folder, "int8", "onnxruntime")

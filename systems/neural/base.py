@@ -458,8 +458,18 @@ class NeuralSystem(System):
         return self
 
     def use_engine(self, engine: str, precision: str) -> None:
-        """Move prediction to ``engine``; systems that can override this."""
-        raise HarnessError(f"{self.name}: no {engine} engine (use --engine torch)")
+        """Move prediction to ``engine``: here, the recurrent layers to ONNX Runtime's
+        whole-layer GRU and LSTM operators (fp32; the rest stays in PyTorch). Encoder
+        systems override this."""
+        if precision != "fp32":
+            raise HarnessError(
+                f"{self.name}: engine {engine} runs the recurrent layers in fp32 only "
+                f"(for {precision} use --engine torch)"
+            )
+        from systems.neural.onnx_recurrent import to_onnxruntime
+
+        if not to_onnxruntime(self._model()):
+            raise HarnessError(f"{self.name}: no recurrent layers for engine {engine}")
 
     def auto_path(self) -> tuple[str, str, str]:
         """(engine, precision, why) of ``--precision auto``: bf16 where the CPU computes

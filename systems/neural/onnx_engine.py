@@ -233,8 +233,7 @@ def _cached(root: Path, key: str, make: Callable[[Path], object]) -> Path:
     return folder / MODEL_FILE
 
 
-def session(path: Path) -> Any:
-    """An ONNX Runtime CPU session using as many threads as PyTorch does."""
+def _session_options() -> Any:
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -242,10 +241,26 @@ def session(path: Path) -> Any:
     options.inter_op_num_threads = 1
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.log_severity_level = 3
+    return options
+
+
+def session(path: Path) -> Any:
+    """An ONNX Runtime CPU session using as many threads as PyTorch does."""
+    import onnxruntime as ort
+
     try:
-        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        return ort.InferenceSession(
+            str(path), _session_options(), providers=["CPUExecutionProvider"]
+        )
     except Exception as err:
         raise HarnessError(f"{path}: ONNX Runtime cannot load the model ({err})") from None
+
+
+def session_from_bytes(model: bytes) -> Any:
+    """The same for a model built in memory."""
+    import onnxruntime as ort
+
+    return ort.InferenceSession(model, _session_options(), providers=["CPUExecutionProvider"])
 
 
 def check_parity(encoder: nn.Module, path: Path) -> float:

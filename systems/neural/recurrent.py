@@ -11,7 +11,8 @@ tweet's words), and for LSTMs always -- two fused calls for a one-layer network
 distinct length for deeper ones. GRUs have no fused CPU layer in PyTorch (both paths loop
 over time steps), so an uneven GRU batch stays packed rather than pay for two runs. The
 word-level taggers (``rnn``, ``bilstm-cnn``) and the character encoders all read their
-sequences through these helpers.
+sequences through these helpers; a layer moved to ONNX Runtime
+(:mod:`systems.neural.onnx_recurrent`) takes the uneven batch whole.
 """
 
 from __future__ import annotations
@@ -55,6 +56,8 @@ def last_states(rnn: nn.Module, inputs: torch.Tensor, lengths: torch.Tensor) -> 
     The forward state is the one after each sequence's own last element, not after its
     padding.
     """
+    if callable(whole := getattr(rnn, "run", None)):  # a layer on another engine
+        return whole(inputs, lengths)[1].to(inputs.dtype)
     if not _packs(rnn, lengths, inputs.shape[1]):
         return _unpacked(rnn, inputs, lengths, final=True)
     packed = pack_padded_sequence(inputs, lengths, batch_first=True, enforce_sorted=False)
@@ -66,6 +69,8 @@ def last_states(rnn: nn.Module, inputs: torch.Tensor, lengths: torch.Tensor) -> 
 
 def packed_states(rnn: nn.Module, inputs: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     """Every step's output of a batch-first RNN, zero on padding."""
+    if callable(whole := getattr(rnn, "run", None)):  # a layer on another engine
+        return whole(inputs, lengths)[0].to(inputs.dtype)
     if not _packs(rnn, lengths, inputs.shape[1]):
         return _unpacked(rnn, inputs, lengths, final=False)
     packed = pack_padded_sequence(inputs, lengths, batch_first=True, enforce_sorted=False)
