@@ -109,9 +109,9 @@ def load(folder: Path, precision: str, engine: str = "torch") -> System:
 
 
 def onnxruntime_installed() -> bool:
-    from importlib.util import find_spec
+    from systems.neural.inference import onnxruntime_available
 
-    return find_spec("onnxruntime") is not None
+    return onnxruntime_available()
 
 
 def trained_runs() -> list[Path]:

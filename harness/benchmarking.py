@@ -162,7 +162,8 @@ def bench_model(
     timed = measure_interleaved(calls, rounds=rounds, warmup=warmup)
     untrained = is_untrained(folder)
     base = ("torch", "fp32")
-    baseline = timed[(base, "median")].mean_ms if base in systems else None
+    # medians: on a shared machine a few slow calls move a mean far more than a median
+    baseline = timed[(base, "median")].median_ms if base in systems else None
     rows: list[BenchRow] = []
     for (engine, precision), system in systems.items():
         latency = {kind: timed[((engine, precision), kind)] for kind in tweets}
@@ -181,7 +182,7 @@ def bench_model(
         elif (engine, precision) == base and recorded:
             row.f1 = dict(recorded)
         if baseline:
-            row.ratio_to_fp32 = latency["median"].mean_ms / baseline
+            row.ratio_to_fp32 = latency["median"].median_ms / baseline
         rows.append(row)
     return rows
 
@@ -241,8 +242,8 @@ def render_markdown(rows: Sequence[BenchRow], machine: str, tweets: dict[str, Tw
         )
     lines.append("")
     lines.append(
-        f"Mean ± standard deviation over timed single-tweet `predict` calls ({lengths}); "
-        f"machine: {machine}."
+        f"Mean ± standard deviation (and median) over timed single-tweet `predict` calls "
+        f"({lengths}); vs fp32: ratio of medians, median tweet; machine: {machine}."
     )
     return "\n".join(lines)
 

@@ -130,6 +130,10 @@ def test_predict_with_int8_from_the_cli(tmp_path):
     assert result.exit_code == 0, result.output
     assert "valid: 7a F1" in result.output and "7b strict F1" in result.output
     assert (out / "task7b.tsv").is_file() and (out / "task7a.tsv").is_file()
+    args = ["predict", str(run / "model"), "--split", "valid", "--precision", "auto"]
+    result = runner.invoke(main, [*args, "--out", str(tmp_path / "auto"), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert "precision auto: int8" in result.output
 
     lookup = tmp_path / "lookup"
     args = ["run", "--system", "lookup", "--out", str(lookup), "--no-progress"]
@@ -140,23 +144,42 @@ def test_predict_with_int8_from_the_cli(tmp_path):
     assert "lookup: no int8 inference path" in refused.output
 
 
-@pytest.mark.parametrize(("native_bf16", "expected"), [(True, "bf16"), (False, "int8")])
-def test_auto_picks_by_the_cpu_flags_and_says_so(
-    corpus, monkeypatch, caplog, native_bf16, expected
-):
-    from systems.neural import base
-
-    monkeypatch.setattr(base, "cpu_supports_bf16", lambda: native_bf16)
-    monkeypatch.setattr("systems.neural.inference.cpu_supports_bf16", lambda: native_bf16)
+def test_auto_on_the_rnn_is_int8_and_says_so(corpus, caplog):
     system = RnnSystem(RnnConfig(**SMALL_RNN))
     train = make_examples(corpus.split("train").tweets, system.codec, with_gold=True)
     system.architecture = system.build(train)
     with caplog.at_level("INFO", logger="harness"):
         system.use_precision("auto")
-    assert system.inference_path == expected
-    assert f"precision auto -> torch {expected}" in caplog.text
-    dtypes = {p.dtype for p in system.model.parameters()}
-    assert (torch.bfloat16 in dtypes) == native_bf16
+    assert system.inference_path == "int8"
+    assert "rnn: precision auto -> torch int8" in caplog.text
+    assert names_of(system.model, quantized.GRU)
+
+
+@pytest.mark.parametrize(
+    ("native_bf16", "with_ort", "expected"),
+    [(True, True, "bf16"), (False, True, "onnxruntime int8"), (False, False, "int8")],
+)
+def test_auto_on_an_encoder_follows_the_cpu_flags(
+    transformer, monkeypatch, native_bf16, with_ort, expected
+):
+    from systems.neural import base, encoder_system
+
+    # the choice is under test, not the conversion (the fixture's model stays fp32)
+    monkeypatch.setattr(base, "optimize_for_cpu", lambda model, precision, inplace: model)
+    monkeypatch.setattr(encoder_system, "cpu_supports_bf16", lambda: native_bf16)
+    monkeypatch.setattr(encoder_system, "onnxruntime_available", lambda: with_ort)
+    chosen = []
+    monkeypatch.setattr(
+        type(transformer), "use_engine", lambda self, engine, p: chosen.append((engine, p))
+    )
+    transformer.use_precision("auto")
+    assert transformer.inference_path == expected
+    assert chosen == ([("onnxruntime", "int8")] if expected.startswith("onnx") else [])
+
+
+def test_auto_with_an_engine_is_refused(transformer):
+    with pytest.raises(HarnessError, match="precision auto picks the engine too"):
+        transformer.use_precision("auto", "onnxruntime")
 
 
 def test_the_cpu_flags_are_read_from_the_flags_line(monkeypatch, tmp_path):

@@ -39,7 +39,7 @@ from systems.neural.gazetteer_features import (
     attach_training_flags,
     describe,
 )
-from systems.neural.inference import cpu_supports_bf16, optimize_for_cpu
+from systems.neural.inference import optimize_for_cpu
 from systems.neural.training import (
     Precision,
     linear_warmup_decay,
@@ -444,6 +444,8 @@ class NeuralSystem(System):
         """Switch a loaded system to a fast CPU path for prediction (see ``PRECISIONS``;
         ``auto``: :meth:`auto_path`, logged)."""
         if precision == AUTO:
+            if engine != "torch":
+                raise HarnessError(f"precision auto picks the engine too: drop --engine {engine}")
             engine, precision, reason = self.auto_path()
             log.info("%s: precision auto -> %s %s (%s)", self.name, engine, precision, reason)
         if engine not in ENGINES:
@@ -468,15 +470,15 @@ class NeuralSystem(System):
             )
         from systems.neural.onnx_recurrent import to_onnxruntime
 
-        if not to_onnxruntime(self._model()):
+        self.model = self._model().cpu().eval()
+        if not to_onnxruntime(self.model):
             raise HarnessError(f"{self.name}: no recurrent layers for engine {engine}")
 
     def auto_path(self) -> tuple[str, str, str]:
-        """(engine, precision, why) of ``--precision auto``: bf16 where the CPU computes
-        it natively, else int8 (README, Benchmarks, has the measurements behind this)."""
-        if cpu_supports_bf16():
-            return "torch", "bf16", "the CPU has native bf16"
-        return "torch", "int8", "no native bf16 on this CPU"
+        """(engine, precision, why) of ``--precision auto`` for the recurrent taggers:
+        PyTorch's int8 recurrent layers were the fastest path on both CPUs measured and
+        kept F1 (README, Benchmarks); bf16 GRUs were slower than fp32 even with AMX."""
+        return "torch", "int8", "int8 recurrent layers: fastest measured, F1 kept"
 
     def to(self, device: str) -> NeuralSystem:
         """Move a loaded system (e.g. to ``cuda`` for batch prediction)."""

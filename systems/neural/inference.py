@@ -56,6 +56,13 @@ def cpu_int8_kind() -> str:
     return "vnni" if cpu_flags() & set(_VNNI_FLAGS) else "avx2"
 
 
+def onnxruntime_available() -> bool:
+    """Whether the ``onnx`` extra's runtime is installed (without importing it)."""
+    from importlib.util import find_spec
+
+    return find_spec("onnxruntime") is not None
+
+
 def transformer_blocks(model: nn.Module) -> list[tuple[str, nn.Module]]:
     """The stacked blocks of every encoder in ``model``: the items of each ``ModuleList``
     holding Linear layers (``encoder.layer`` in BERT-likes), with their qualified names."""

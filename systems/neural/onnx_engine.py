@@ -40,6 +40,7 @@ from transformers.modeling_outputs import BaseModelOutput
 from core.datasets import cache_dir
 from core.errors import HarnessError
 from systems.neural.encoders import quiet_loading
+from systems.neural.inference import cpu_int8_kind
 
 log = logging.getLogger("harness")
 
@@ -137,8 +138,14 @@ def export_encoder(encoder: nn.Module, target: Path) -> Path:
     return target / MODEL_FILE
 
 
-def quantize(source: Path, target: Path, precision: str, first_block: int) -> Path:
+def quantize(
+    source: Path, target: Path, precision: str, first_block: int, reduce_range: bool
+) -> Path:
     """Dynamic int8 of ``source``'s weight MatMuls into ``target`` (see module docstring).
+
+    ``reduce_range``: 7-bit weights, for CPUs without VNNI, whose u8 x s8 instruction
+    (``vpmaddubsw``) saturates its 16-bit sums on full-range weights (ONNX Runtime's
+    quantisation guide); VNNI sums in 32 bits and needs no such cut.
 
     ``first_block``: how many weight MatMuls come first in the graph's order and form the
     first encoder block (they precede every later block's in a topological order)."""
@@ -166,6 +173,7 @@ def quantize(source: Path, target: Path, precision: str, first_block: int) -> Pa
             str(target),
             op_types_to_quantize=["MatMul"],
             per_channel=True,
+            reduce_range=reduce_range,
             weight_type=QuantType.QInt8,
             nodes_to_exclude=excluded,
             use_external_data_format=True,
@@ -203,12 +211,18 @@ def encoder_file(encoder: nn.Module, precision: str) -> Path:
     import onnx
 
     blocks = max(1, int(getattr(encoder.config, "num_hidden_layers", 1)))
-    matmuls = weight_matmuls(onnx.load(str(fp32), load_external_data=False).graph)
+    try:
+        matmuls = weight_matmuls(onnx.load(str(fp32), load_external_data=False).graph)
+    except Exception as err:  # a damaged cache entry
+        raise HarnessError(
+            f"{fp32}: unreadable cached export ({type(err).__name__}); delete {fp32.parent}"
+        ) from None
     first_block = len(matmuls) // blocks
+    reduce_range = cpu_int8_kind() != "vnni"
     return _cached(
         root,
-        f"{digest[:24]}-{precision}",
-        lambda work: quantize(fp32, work / MODEL_FILE, precision, first_block),
+        f"{digest[:24]}-{precision}{'-7bit' if reduce_range else ''}",
+        lambda work: quantize(fp32, work / MODEL_FILE, precision, first_block, reduce_range),
     )
 
 
@@ -218,8 +232,13 @@ def _cached(root: Path, key: str, make: Callable[[Path], object]) -> Path:
     folder = root / key
     if (folder / MODEL_FILE).is_file():
         return folder / MODEL_FILE
-    root.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=root))
+    try:
+        if folder.exists():  # left without its model by hand or by a full disk
+            shutil.rmtree(folder)
+        root.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=root))
+    except OSError as err:
+        raise HarnessError(f"{root}: cannot write the ONNX cache ({err.strerror})") from None
     try:
         make(work)
         work.chmod(0o755)
@@ -241,6 +260,10 @@ def _session_options() -> Any:
     options.inter_op_num_threads = 1
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.log_severity_level = 3
+    # idle pool threads would spin for the next run and take the cores from PyTorch's
+    # threads (the heads, the CRF) and from the other sessions of one model: measured
+    # 3x slower RNN predictions with spinning on, 2 cores
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return options
 
 
@@ -256,11 +279,15 @@ def session(path: Path) -> Any:
         raise HarnessError(f"{path}: ONNX Runtime cannot load the model ({err})") from None
 
 
-def session_from_bytes(model: bytes) -> Any:
-    """The same for a model built in memory."""
+def session_from_bytes(model: bytes, what: str) -> Any:
+    """The same for a model built in memory (``what`` names it in errors)."""
     import onnxruntime as ort
 
-    return ort.InferenceSession(model, _session_options(), providers=["CPUExecutionProvider"])
+    try:
+        return ort.InferenceSession(model, _session_options(), providers=["CPUExecutionProvider"])
+    except Exception as err:
+        message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise HarnessError(f"ONNX Runtime cannot run {what} ({message})") from None
 
 
 def check_parity(encoder: nn.Module, path: Path) -> float:

@@ -110,7 +110,7 @@ class OrtRecurrent(nn.Module):
         self.hidden_size = rnn.hidden_size
         self.num_layers = rnn.num_layers
         self.bidirectional = True
-        self.session = session_from_bytes(recurrent_graph(rnn))
+        self.session = session_from_bytes(recurrent_graph(rnn), f"a bidirectional {self.mode}")
 
     def run(self, inputs: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(every step's states, zero on padding; the top layer's final states)."""
