@@ -261,8 +261,8 @@ def _session_options() -> Any:
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.log_severity_level = 3
     # idle pool threads would spin for the next run and take the cores from PyTorch's
-    # threads (the heads, the CRF) and from the other sessions of one model: measured
-    # 3x slower RNN predictions with spinning on, 2 cores
+    # threads (the heads, the CRF) and from the other sessions of one model: an RNN
+    # prediction (three sessions) took more than twice as long with spinning, 2 cores
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return options
 
