@@ -57,3 +57,18 @@ def test_truncated_and_garbage_files_are_one_line_errors(tmp_path):
     path.write_bytes(b"\x05\x00\x00\x00\x00\x00\x00\x00{nope")
     with pytest.raises(HarnessError, match="cannot load model"):
         copy_weights(small_model(), path)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_precision_saves_widen_into_the_fp32_model(tmp_path, dtype):
+    source = small_model()
+    state = {
+        k: v.to(dtype) if v.is_floating_point() else v for k, v in source.state_dict().items()
+    }
+    save_file(state, str(tmp_path / "w.safetensors"))
+    target = nn.Sequential(nn.Embedding(7, 4), nn.Linear(4, 3))
+    target.register_buffer("steps", torch.tensor([0], dtype=torch.int64))
+    copy_weights(target, tmp_path / "w.safetensors")
+    for key, value in state.items():
+        assert target.state_dict()[key].dtype == source.state_dict()[key].dtype
+        assert torch.equal(target.state_dict()[key], value.to(target.state_dict()[key].dtype))
