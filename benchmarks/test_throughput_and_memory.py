@@ -60,12 +60,14 @@ def test_batched_predict_against_one_call_per_tweet(
 @pytest.mark.long
 @pytest.mark.parametrize("precision", TIMED_PRECISIONS)
 @pytest.mark.parametrize("name", ["transformer", "rnn"])
-def test_batch_throughput(benchmark, corpus, reference_folders, name, precision):
+def test_batch_throughput(benchmark, corpus, reference_folders, machine, name, precision):
     everything = corpus.gold_split("train").tweets + corpus.gold_split("valid").tweets
     system = load(reference_folders[name], precision)
     benchmark.extra_info.update(
         system=name,
         precision=precision,
+        parameters=load(reference_folders[name], "fp32").parameter_count(),
+        cpu=machine,
         tweets=len(everything),
         batch_size=system.config.predict_batch_size,
     )
@@ -81,10 +83,12 @@ def test_batch_throughput(benchmark, corpus, reference_folders, name, precision)
 
 @pytest.mark.long
 @pytest.mark.parametrize("predictor", ["harness", "hf-pipeline"])
-def test_single_tweet_harness_vs_hf_pipeline(benchmark, reference_folders, tweets, predictor):
+def test_single_tweet_harness_vs_hf_pipeline(
+    benchmark, reference_folders, tweets, machine, predictor
+):
     """Same BERT-base-sized encoder and tokenizer; fp32 both sides."""
     tweet = tweets["median"]
-    benchmark.extra_info.update(predictor=predictor, tweet_characters=len(tweet.text))
+    benchmark.extra_info.update(predictor=predictor, tweet_characters=len(tweet.text), cpu=machine)
     if predictor == "harness":
         system = load(reference_folders["transformer"], "fp32")
         benchmark.pedantic(system.predict, args=([tweet],), rounds=30, warmup_rounds=3)
@@ -120,7 +124,9 @@ PEAK_SCRIPT = textwrap.dedent(
 
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux /proc")
 @pytest.mark.parametrize("precision", TIMED_PRECISIONS)
-def test_transformer_predictor_peak_memory(benchmark, reference_folders, tweets, precision):
+def test_transformer_predictor_peak_memory(
+    benchmark, reference_folders, tweets, machine, precision
+):
     """Peak resident memory of a fresh process that loads the model and predicts once."""
     command = [
         sys.executable,
@@ -138,6 +144,7 @@ def test_transformer_predictor_peak_memory(benchmark, reference_folders, tweets,
     peak = benchmark.pedantic(run, rounds=1, iterations=1)
     benchmark.extra_info.update(
         precision=precision,
+        cpu=machine,
         peak_megabytes=round(peak / 2**20, 1),
         target_megabytes=TARGET_PEAK_BYTES // 2**20,
     )
