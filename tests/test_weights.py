@@ -62,9 +62,7 @@ def test_truncated_and_garbage_files_are_one_line_errors(tmp_path):
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
 def test_half_precision_saves_widen_into_the_fp32_model(tmp_path, dtype):
     source = small_model()
-    state = {
-        k: v.to(dtype) if v.is_floating_point() else v for k, v in source.state_dict().items()
-    }
+    state = {k: v.to(dtype) if v.is_floating_point() else v for k, v in source.state_dict().items()}
     save_file(state, str(tmp_path / "w.safetensors"))
     target = nn.Sequential(nn.Embedding(7, 4), nn.Linear(4, 3))
     target.register_buffer("steps", torch.tensor([0], dtype=torch.int64))
