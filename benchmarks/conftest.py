@@ -109,12 +109,6 @@ def load(folder: Path, precision: str, engine: str = "torch") -> System:
     return system.use_precision(precision, engine)
 
 
-def onnxruntime_installed() -> bool:
-    from systems.neural.inference import onnxruntime_available
-
-    return onnxruntime_available()
-
-
 def trained_runs() -> list[Path]:
     raw = os.environ.get("HARNESS_BENCH_RUNS", "")
     return [Path(p) for p in raw.split(os.pathsep) if p]

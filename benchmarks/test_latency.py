@@ -11,7 +11,6 @@ import pytest
 from benchmarks.conftest import (
     enforce_targets,
     load,
-    onnxruntime_installed,
     target_ms,
     trained_runs,
 )
@@ -19,13 +18,13 @@ from core.errors import HarnessError
 from core.system import TIMED_PRECISIONS
 from harness.benchmarking import is_untrained, model_folder, recorded_f1
 from systems.lookup import LookupSystem
-from systems.neural.inference import cpu_supports_bf16
+from systems.neural.inference import cpu_supports_bf16, onnxruntime_available
 
 #: (engine, precision) of every path timed; bf16 only where the CPU has it natively
 PATHS = [("torch", p) for p in TIMED_PRECISIONS]
 if cpu_supports_bf16():
     PATHS.append(("torch", "bf16"))
-if onnxruntime_installed():
+if onnxruntime_available():
     PATHS += [("onnxruntime", "fp32"), ("onnxruntime", "int8")]
 IDS = [f"{engine}-{precision}" for engine, precision in PATHS]
 

@@ -13,5 +13,12 @@ class HarnessError(Exception):
     """
 
 
+def first_line(err: BaseException) -> str:
+    """The first line of an error from a library, for a one-line message (some put a
+    traceback-sized explanation after it, some say nothing but their type)."""
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
 class DownloadError(HarnessError):
     """A corpus or model could not be fetched (offline, bad checksum, HTTP error)."""

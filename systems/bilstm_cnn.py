@@ -236,12 +236,6 @@ class BilstmCnnModel(nn.Module):
 
 class BilstmCnnSystem(NeuralSystem):
     name = "bilstm-cnn"
-
-    def auto_path(self) -> tuple[str, str, str]:
-        """fp32: at 1.3M parameters quantising activations costs more than int8 saves
-        (both int8 paths were slower than fp32, README, Benchmarks)."""
-        return "torch", "fp32", "a small network: int8 measured slower"
-
     description = (
         "BiLSTM-CNN after Chiu and Nichols (2016): word embeddings + casing, character CNN "
         "with character types, BiLSTM, per-token softmax; Nadam."
@@ -249,6 +243,11 @@ class BilstmCnnSystem(NeuralSystem):
     labels_from_spans = True
     Config = BilstmCnnConfig
     config: BilstmCnnConfig
+
+    def auto_path(self) -> tuple[str, str, str]:
+        """fp32: at 1.3M parameters quantising activations costs more than int8 saves
+        (both int8 paths were slower than fp32, README, Benchmarks)."""
+        return "torch", "fp32", "a small network: int8 measured slower"
 
     def __init__(self, config: BilstmCnnConfig | None = None):
         super().__init__(config)

@@ -164,7 +164,16 @@ def test_unsupported_engine_paths_are_one_line_errors(bert_model, monkeypatch):
         loaded(bert_model, "bf16", "onnxruntime")
     with pytest.raises(HarnessError, match="unknown engine 'tvm'"):
         loaded(bert_model, "fp32", "tvm")
-    monkeypatch.setattr(onnx_engine, "_installed", lambda name: name != "onnxscript")
+    from importlib import metadata
+
+    real_version = metadata.version
+
+    def version(name: str) -> str:
+        if name == "onnxscript":
+            raise metadata.PackageNotFoundError(name)
+        return real_version(name)
+
+    monkeypatch.setattr(metadata, "version", version)
     with pytest.raises(HarnessError, match=r"needs onnxscript: pip install 'ner-harness\[onnx\]'"):
         loaded(bert_model, "fp32", "onnxruntime")
 

@@ -40,7 +40,7 @@ from typing import Any
 
 from core.corpus import load_corpus
 from core.datasets import resolve
-from core.errors import HarnessError
+from core.errors import HarnessError, first_line
 from core.fileio import atomic_write_text
 from core.system import System, config_to_dict
 from core.tweets import EVALUATED_TYPES
@@ -390,8 +390,7 @@ def ray_session(out: Path, address: str | None, progress: bool) -> Iterator[None
             ray.init(**kwargs)
         except (ConnectionError, RuntimeError, ValueError, OSError) as err:
             where = f"the Ray cluster at {address}" if address else "a local Ray instance"
-            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-            raise HarnessError(f"cannot start or reach {where} ({first})") from None
+            raise HarnessError(f"cannot start or reach {where} ({first_line(err)})") from None
         try:
             yield
         finally:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import copy
 import warnings
+from importlib import metadata
 from pathlib import Path
 
 import torch
@@ -56,11 +57,24 @@ def cpu_int8_kind() -> str:
     return "vnni" if cpu_flags() & set(_VNNI_FLAGS) else "avx2"
 
 
-def onnxruntime_available() -> bool:
-    """Whether the ``onnx`` extra's runtime is installed (without importing it)."""
-    from importlib.util import find_spec
+#: what the ``onnx`` install extra brings: the runtime, the format, the exporter's backend
+ONNX_PACKAGES = ("onnxruntime", "onnx", "onnxscript")
 
-    return find_spec("onnxruntime") is not None
+
+def missing_onnx_packages() -> list[str]:
+    """The packages of the ``onnx`` extra that are not installed (none imported)."""
+    missing = []
+    for name in ONNX_PACKAGES:
+        try:
+            metadata.version(name)
+        except metadata.PackageNotFoundError:
+            missing.append(name)
+    return missing
+
+
+def onnxruntime_available() -> bool:
+    """Whether ``--engine onnxruntime`` can run here: the whole ``onnx`` extra."""
+    return not missing_onnx_packages()
 
 
 def transformer_blocks(model: nn.Module) -> list[tuple[str, nn.Module]]:

@@ -38,9 +38,9 @@ from torch import nn
 from transformers.modeling_outputs import BaseModelOutput
 
 from core.datasets import cache_dir
-from core.errors import HarnessError
+from core.errors import HarnessError, first_line
 from systems.neural.encoders import quiet_loading
-from systems.neural.inference import cpu_int8_kind
+from systems.neural.inference import ONNX_PACKAGES, cpu_int8_kind, missing_onnx_packages
 
 log = logging.getLogger("harness")
 
@@ -49,24 +49,15 @@ ONNX_PRECISIONS = ("fp32", "int8", "int8-full")
 #: largest difference in hidden states an fp32 export may show against PyTorch
 PARITY_TOLERANCE = 1e-4
 MODEL_FILE = "model.onnx"
-_PACKAGES = ("onnxruntime", "onnx", "onnxscript")
 
 
 def require_onnxruntime() -> None:
     """Stop with the install line when the ``onnx`` extra is missing."""
-    missing = [name for name in _PACKAGES if not _installed(name)]
+    missing = missing_onnx_packages()
     if missing:
         raise HarnessError(
             f"engine onnxruntime needs {', '.join(missing)}: pip install 'ner-harness[onnx]'"
         )
-
-
-def _installed(name: str) -> bool:
-    try:
-        metadata.version(name)
-    except metadata.PackageNotFoundError:
-        return False
-    return True
 
 
 def sample_inputs(vocabulary_size: int) -> dict[str, torch.Tensor]:
@@ -88,7 +79,7 @@ def weights_digest(encoder: nn.Module) -> str:
     for name, tensor in sorted(encoder.state_dict().items()):
         digest.update(name.encode())
         digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-    versions = {name: metadata.version(name) for name in ("torch", "transformers", *_PACKAGES)}
+    versions = {name: metadata.version(name) for name in ("torch", "transformers", *ONNX_PACKAGES)}
     digest.update(json.dumps(versions, sort_keys=True).encode())
     return digest.hexdigest()
 
@@ -131,9 +122,8 @@ def export_encoder(encoder: nn.Module, target: Path) -> Path:
             )
             exported.save_pretrained(str(target))
     except Exception as err:  # the exporter's failures are many and deep
-        message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise HarnessError(
-            f"engine onnxruntime: cannot export {type(encoder).__name__} ({message})"
+            f"engine onnxruntime: cannot export {type(encoder).__name__} ({first_line(err)})"
         ) from None
     return target / MODEL_FILE
 
@@ -208,22 +198,21 @@ def encoder_file(encoder: nn.Module, precision: str) -> Path:
     fp32 = _cached(root, f"{digest[:24]}-fp32", export)
     if precision == "fp32":
         return fp32
-    import onnx
-
-    blocks = max(1, int(getattr(encoder.config, "num_hidden_layers", 1)))
-    try:
-        matmuls = weight_matmuls(onnx.load(str(fp32), load_external_data=False).graph)
-    except Exception as err:  # a damaged cache entry
-        raise HarnessError(
-            f"{fp32}: unreadable cached export ({type(err).__name__}); delete {fp32.parent}"
-        ) from None
-    first_block = len(matmuls) // blocks
     reduce_range = cpu_int8_kind() != "vnni"
-    return _cached(
-        root,
-        f"{digest[:24]}-{precision}{'-7bit' if reduce_range else ''}",
-        lambda work: quantize(fp32, work / MODEL_FILE, precision, first_block, reduce_range),
-    )
+
+    def quantized(work: Path) -> None:
+        import onnx
+
+        blocks = max(1, int(getattr(encoder.config, "num_hidden_layers", 1)))
+        try:
+            matmuls = weight_matmuls(onnx.load(str(fp32), load_external_data=False).graph)
+        except Exception as err:  # a damaged cache entry
+            raise HarnessError(
+                f"{fp32}: unreadable cached export ({type(err).__name__}); delete {fp32.parent}"
+            ) from None
+        quantize(fp32, work / MODEL_FILE, precision, len(matmuls) // blocks, reduce_range)
+
+    return _cached(root, f"{digest[:24]}-{precision}{'-7bit' if reduce_range else ''}", quantized)
 
 
 def _cached(root: Path, key: str, make: Callable[[Path], object]) -> Path:
@@ -267,27 +256,16 @@ def _session_options() -> Any:
     return options
 
 
-def session(path: Path) -> Any:
-    """An ONNX Runtime CPU session using as many threads as PyTorch does."""
+def session(model: Path | bytes, what: str | None = None) -> Any:
+    """An ONNX Runtime CPU session using as many threads as PyTorch does, from a file or
+    from a model built in memory (``what`` names it in errors; a file names itself)."""
     import onnxruntime as ort
 
+    source = str(model) if isinstance(model, Path) else model
     try:
-        return ort.InferenceSession(
-            str(path), _session_options(), providers=["CPUExecutionProvider"]
-        )
+        return ort.InferenceSession(source, _session_options(), providers=["CPUExecutionProvider"])
     except Exception as err:
-        raise HarnessError(f"{path}: ONNX Runtime cannot load the model ({err})") from None
-
-
-def session_from_bytes(model: bytes, what: str) -> Any:
-    """The same for a model built in memory (``what`` names it in errors)."""
-    import onnxruntime as ort
-
-    try:
-        return ort.InferenceSession(model, _session_options(), providers=["CPUExecutionProvider"])
-    except Exception as err:
-        message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise HarnessError(f"ONNX Runtime cannot run {what} ({message})") from None
+        raise HarnessError(f"ONNX Runtime cannot run {what or model} ({first_line(err)})") from None
 
 
 def check_parity(encoder: nn.Module, path: Path) -> float:

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from systems.neural.onnx_engine import require_onnxruntime, session_from_bytes
+from systems.neural.onnx_engine import require_onnxruntime, session
 
 #: PyTorch's gate blocks, listed in ONNX's order: GRU r z n -> z r h; LSTM i f g o -> i o f c
 _GATE_ORDER = {"GRU": (1, 0, 2), "LSTM": (0, 3, 1, 2)}
@@ -110,7 +110,7 @@ class OrtRecurrent(nn.Module):
         self.hidden_size = rnn.hidden_size
         self.num_layers = rnn.num_layers
         self.bidirectional = True
-        self.session = session_from_bytes(recurrent_graph(rnn), f"a bidirectional {self.mode}")
+        self.session = session(recurrent_graph(rnn), f"a bidirectional {self.mode}")
 
     def run(self, inputs: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(every step's states, zero on padding; the top layer's final states)."""
