@@ -18,7 +18,11 @@ from core.errors import HarnessError
 from core.system import TIMED_PRECISIONS
 from harness.benchmarking import is_untrained, model_folder, recorded_f1
 from systems.lookup import LookupSystem
-from systems.neural.inference import cpu_supports_bf16, onnxruntime_available
+from systems.neural.inference import (
+    cpu_supports_bf16,
+    onnxruntime_available,
+    openvino_available,
+)
 
 #: (engine, precision) of every path timed; bf16 only where the CPU has it natively
 PATHS = [("torch", p) for p in TIMED_PRECISIONS]
@@ -26,6 +30,8 @@ if cpu_supports_bf16():
     PATHS.append(("torch", "bf16"))
 if onnxruntime_available():
     PATHS += [("onnxruntime", "fp32"), ("onnxruntime", "int8")]
+if openvino_available():  # encoders only: the RNN's rows skip
+    PATHS += [("openvino", "int8")] + ([("openvino", "bf16")] if cpu_supports_bf16() else [])
 IDS = [f"{engine}-{precision}" for engine, precision in PATHS]
 
 

@@ -37,9 +37,10 @@ TIMED_PRECISIONS = ("fp32", "int8", "int8-full")
 #: what ``use_precision`` also accepts: the fastest path that keeps F1 on this CPU,
 #: chosen by each system from the CPU's flags (it says which it picked)
 AUTO = "auto"
-#: inference engines: PyTorch itself, or ONNX Runtime for a transformer's encoder (the
-#: ``onnx`` install extra)
-ENGINES = ("torch", "onnxruntime")
+#: inference engines: PyTorch itself; ONNX Runtime for a transformer's encoder or an RNN's
+#: recurrent layers (the ``onnx`` install extra); OpenVINO for a transformer's encoder
+#: (the ``openvino`` extra)
+ENGINES = ("torch", "onnxruntime", "openvino")
 S = TypeVar("S", bound="System")
 
 

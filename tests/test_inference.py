@@ -156,17 +156,23 @@ def test_auto_on_the_rnn_is_int8_and_says_so(corpus, caplog):
 
 
 @pytest.mark.parametrize(
-    ("native_bf16", "with_ort", "expected"),
-    [(True, True, "bf16"), (False, True, "onnxruntime int8"), (False, False, "int8")],
+    ("native_bf16", "with_ov", "with_ort", "expected"),
+    [
+        (True, True, True, "openvino bf16"),
+        (True, False, True, "bf16"),
+        (False, True, True, "onnxruntime int8"),
+        (False, True, False, "int8"),
+    ],
 )
 def test_auto_on_an_encoder_follows_the_cpu_flags(
-    transformer, monkeypatch, native_bf16, with_ort, expected
+    transformer, monkeypatch, native_bf16, with_ov, with_ort, expected
 ):
     from systems.neural import base, encoder_system
 
     # the choice is under test, not the conversion (the fixture's model stays fp32)
     monkeypatch.setattr(base, "optimize_for_cpu", lambda model, precision, inplace: model)
     monkeypatch.setattr(encoder_system, "cpu_supports_bf16", lambda: native_bf16)
+    monkeypatch.setattr(encoder_system, "openvino_available", lambda: with_ov)
     monkeypatch.setattr(encoder_system, "onnxruntime_available", lambda: with_ort)
     chosen = []
     monkeypatch.setattr(
@@ -174,7 +180,8 @@ def test_auto_on_an_encoder_follows_the_cpu_flags(
     )
     transformer.use_precision("auto")
     assert transformer.inference_path == expected
-    assert chosen == ([("onnxruntime", "int8")] if expected.startswith("onnx") else [])
+    engine, _, precision = expected.rpartition(" ")
+    assert chosen == ([(engine, precision)] if engine else [])
 
 
 def test_auto_with_an_engine_is_refused(transformer):

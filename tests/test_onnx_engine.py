@@ -13,18 +13,15 @@ from click.testing import CliRunner
 from core.corpus import load_corpus
 from core.datasets import SAMPLE_CORPUS
 from core.errors import HarnessError
-from harness import registry
 from harness.cli import main
 from systems.neural import onnx_engine
 from systems.neural.examples import make_examples
-from systems.transformer import TransformerConfig, TransformerSystem
+from tests.engine_models import LAYERS, hidden_state_gap, loaded, saved_system
 from tests.tiny_bert import save_tiny_bert
 from tests.tiny_encoders import save_tiny_xlmr
 
 pytest.importorskip("onnxruntime", reason="the 'onnx' extra is not installed")
 onnx = pytest.importorskip("onnx", reason="the 'onnx' extra is not installed")
-
-LAYERS = 3
 
 
 @pytest.fixture(scope="module")
@@ -42,26 +39,9 @@ def private_cache(cache, monkeypatch) -> None:
     monkeypatch.setenv("HARNESS_CACHE", str(cache))
 
 
-def saved_system(folder: Path, corpus, maker=save_tiny_bert) -> Path:
-    """An untrained System 1 over a tiny encoder, saved and loadable like a real run."""
-    tweets = corpus.split("train").tweets
-    kwargs = {"num_hidden_layers": LAYERS} if maker is save_tiny_bert else {}
-    encoder = maker(folder / "encoder", [t.text for t in tweets], **kwargs)
-    system = TransformerSystem(TransformerConfig(model=str(encoder)))
-    torch.manual_seed(0)
-    system.architecture = system.build(make_examples(tweets, system.codec, with_gold=True))
-    return system.save(folder / "model")
-
-
 @pytest.fixture(scope="module")
 def bert_model(corpus, tmp_path_factory) -> Path:
     return saved_system(tmp_path_factory.mktemp("bert"), corpus)
-
-
-def loaded(folder: Path, precision: str = "fp32", engine: str = "torch"):
-    system = registry.load_saved(folder)
-    system.show_progress = False
-    return system.use_precision(precision, engine)
 
 
 @pytest.mark.parametrize("maker", [save_tiny_bert, save_tiny_xlmr], ids=["bert", "xlm-r"])
@@ -72,14 +52,7 @@ def test_fp32_export_matches_pytorch_hidden_states_and_spans(maker, corpus, tmp_
     ort_system = loaded(folder, "fp32", "onnxruntime")
     assert isinstance(ort_system.model.encoder, onnx_engine.OrtEncoder)
     tweets = corpus.split("valid").tweets
-    batch = torch_system.collate(make_examples(tweets[:6], torch_system.codec, False), False)
-    mask = batch["attention_mask"]
-    assert not bool(mask.all()), "the batch must contain padding"
-    with torch.inference_mode():
-        expected = torch_system.model.encoder(batch["input_ids"], mask).last_hidden_state
-        got = ort_system.model.encoder(batch["input_ids"], mask).last_hidden_state
-    real = mask.bool()
-    assert float((expected[real] - got[real]).abs().max()) <= 1e-4
+    assert hidden_state_gap(torch_system, ort_system, tweets[:6]) <= 1e-4
     want, have = torch_system.predict(tweets), ort_system.predict(tweets)
     assert [(p.label, p.spans) for p in have] == [(p.label, p.spans) for p in want]
     assert ort_system.inference_path == "onnxruntime fp32"

@@ -39,8 +39,8 @@ from harness.runner import check_predictions, score_written, summary_line, write
     "--engine",
     ENGINES,
     default="torch",
-    help="torch, or onnxruntime for a transformer's encoder or an RNN's recurrent "
-    "layers (the 'onnx' extra).",
+    help="torch; onnxruntime for a transformer's encoder or an RNN's recurrent layers "
+    "(the 'onnx' extra); openvino for a transformer's encoder (the 'openvino' extra).",
 )
 @all_types_option
 @progress_option()

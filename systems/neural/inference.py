@@ -59,17 +59,29 @@ def cpu_int8_kind() -> str:
 
 #: what the ``onnx`` install extra brings: the runtime, the format, the exporter's backend
 ONNX_PACKAGES = ("onnxruntime", "onnx", "onnxscript")
+#: what the ``openvino`` install extra brings: the runtime, and NNCF for its int8 weights
+OPENVINO_PACKAGES = ("openvino", "nncf")
 
 
-def missing_onnx_packages() -> list[str]:
-    """The packages of the ``onnx`` extra that are not installed (none imported)."""
+def missing_packages(packages: tuple[str, ...]) -> list[str]:
+    """Those of ``packages`` that are not installed (none imported)."""
     missing = []
-    for name in ONNX_PACKAGES:
+    for name in packages:
         try:
             metadata.version(name)
         except metadata.PackageNotFoundError:
             missing.append(name)
     return missing
+
+
+def missing_onnx_packages() -> list[str]:
+    """The packages of the ``onnx`` extra that are not installed."""
+    return missing_packages(ONNX_PACKAGES)
+
+
+def openvino_available() -> bool:
+    """Whether ``--engine openvino`` can run here: the whole ``openvino`` extra."""
+    return not missing_packages(OPENVINO_PACKAGES)
 
 
 def onnxruntime_available() -> bool:

@@ -18,17 +18,8 @@ so bf16 stays a PyTorch path.
 
 from __future__ import annotations
 
-import hashlib
-import io
-import json
 import logging
 import os
-import shutil
-import tempfile
-import warnings
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, redirect_stderr, redirect_stdout
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +30,8 @@ from transformers.modeling_outputs import BaseModelOutput
 
 from core.datasets import cache_dir
 from core.errors import HarnessError, first_line
-from systems.neural.encoders import quiet_loading
+from systems.neural import exported_encoders
+from systems.neural.exported_encoders import cached, quiet_export, require_encoder, sample_inputs
 from systems.neural.inference import ONNX_PACKAGES, cpu_int8_kind, missing_onnx_packages
 
 log = logging.getLogger("harness")
@@ -49,6 +41,8 @@ ONNX_PRECISIONS = ("fp32", "int8", "int8-full")
 #: largest difference in hidden states an fp32 export may show against PyTorch
 PARITY_TOLERANCE = 1e-4
 MODEL_FILE = "model.onnx"
+#: the loggers the exporter and the quantiser talk on ("": quantize_dynamic's advice)
+_LOGGERS = ("torch.onnx", "torch.export", "onnxscript", "")
 
 
 def require_onnxruntime() -> None:
@@ -60,52 +54,9 @@ def require_onnxruntime() -> None:
         )
 
 
-def sample_inputs(vocabulary_size: int) -> dict[str, torch.Tensor]:
-    """Two windows of 12 pieces, the second padded after 7: traces a dynamic batch and
-    length, and checks that padding is masked as PyTorch masks it."""
-    generator = torch.Generator().manual_seed(0)
-    ids = torch.randint(3, max(4, vocabulary_size), (2, 12), generator=generator)
-    mask = torch.ones_like(ids)
-    mask[1, 7:] = 0
-    return {"input_ids": ids, "attention_mask": mask}
-
-
 def weights_digest(encoder: nn.Module) -> str:
-    """What an exported file depends on: the weights, the config and library versions."""
-    digest = hashlib.sha256()
-    config = getattr(encoder, "config", None)
-    if config is not None:
-        digest.update(config.to_json_string(use_diff=False).encode())
-    for name, tensor in sorted(encoder.state_dict().items()):
-        digest.update(name.encode())
-        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-    versions = {name: metadata.version(name) for name in ("torch", "transformers", *ONNX_PACKAGES)}
-    digest.update(json.dumps(versions, sort_keys=True).encode())
-    return digest.hexdigest()
-
-
-@contextmanager
-def _quiet_export() -> Iterator[None]:
-    """The exporter prints its stages and logs warnings about operators it skips, the
-    quantiser logs advice; a benchmark table or a submission run shows none of it
-    (failures still raise)."""
-    names = ("torch.onnx", "torch.export", "onnxscript", "")  # "": quantize_dynamic's advice
-    loggers = [logging.getLogger(name) for name in names]
-    levels = [logger.level for logger in loggers]
-    for logger in loggers:
-        logger.setLevel(logging.ERROR)
-    try:
-        with (
-            warnings.catch_warnings(),
-            quiet_loading(show_progress=False),
-            redirect_stdout(io.StringIO()),
-            redirect_stderr(io.StringIO()),
-        ):
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        for logger, level in zip(loggers, levels, strict=True):
-            logger.setLevel(level)
+    """The cache key of ``encoder``'s exports (weights, config, library versions)."""
+    return exported_encoders.weights_digest(encoder, ONNX_PACKAGES)
 
 
 def export_encoder(encoder: nn.Module, target: Path) -> Path:
@@ -116,7 +67,7 @@ def export_encoder(encoder: nn.Module, target: Path) -> Path:
     inputs = sample_inputs(encoder.config.vocab_size)
     encoder = encoder.cpu().eval()
     try:
-        with _quiet_export():
+        with quiet_export(_LOGGERS):
             exported = OnnxExporter().export(
                 encoder, inputs, config=OnnxConfig(dynamic=True, ort_fusions="cpu")
             )
@@ -157,7 +108,7 @@ def quantize(
             rows, columns = initializers[node.input[1]]
             if index < first_block or rows > columns:
                 excluded.append(node.name)
-    with _quiet_export():
+    with quiet_export(_LOGGERS):
         quantize_dynamic(
             proto,
             str(target),
@@ -195,7 +146,7 @@ def encoder_file(encoder: nn.Module, precision: str) -> Path:
         log.info("engine onnxruntime: exporting the encoder, once per model")
         check_parity(encoder, export_encoder(encoder, work))
 
-    fp32 = _cached(root, f"{digest[:24]}-fp32", export)
+    fp32 = cached(root, f"{digest[:24]}-fp32", MODEL_FILE, export)
     if precision == "fp32":
         return fp32
     reduce_range = cpu_int8_kind() != "vnni"
@@ -212,33 +163,8 @@ def encoder_file(encoder: nn.Module, precision: str) -> Path:
             ) from None
         quantize(fp32, work / MODEL_FILE, precision, len(matmuls) // blocks, reduce_range)
 
-    return _cached(root, f"{digest[:24]}-{precision}{'-7bit' if reduce_range else ''}", quantized)
-
-
-def _cached(root: Path, key: str, make: Callable[[Path], object]) -> Path:
-    """``root/key/model.onnx``, made by ``make(folder)`` in a temporary folder renamed
-    into place, so a crash never leaves a half-written model in the cache."""
-    folder = root / key
-    if (folder / MODEL_FILE).is_file():
-        return folder / MODEL_FILE
-    try:
-        if folder.exists():  # left without its model by hand or by a full disk
-            shutil.rmtree(folder)
-        root.mkdir(parents=True, exist_ok=True)
-        work = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=root))
-    except OSError as err:
-        raise HarnessError(f"{root}: cannot write the ONNX cache ({err.strerror})") from None
-    try:
-        make(work)
-        work.chmod(0o755)
-        try:
-            work.rename(folder)
-        except OSError:  # another process finished first: keep its copy
-            shutil.rmtree(work, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
-    return folder / MODEL_FILE
+    key = f"{digest[:24]}-{precision}{'-7bit' if reduce_range else ''}"
+    return cached(root, key, MODEL_FILE, quantized)
 
 
 def _session_options() -> Any:
@@ -269,20 +195,9 @@ def session(model: Path | bytes, what: str | None = None) -> Any:
 
 
 def check_parity(encoder: nn.Module, path: Path) -> float:
-    """Largest difference between PyTorch's and the export's hidden states at the real
-    (unpadded) positions of the sample batch; stops when it passes ``PARITY_TOLERANCE``."""
-    inputs = sample_inputs(encoder.config.vocab_size)
-    with torch.inference_mode():
-        expected = encoder(**inputs).last_hidden_state
-    got = OrtEncoder(session(path))(**inputs).last_hidden_state
-    real = inputs["attention_mask"].bool()
-    gap = float((expected[real] - got[real]).abs().max())
-    if not gap <= PARITY_TOLERANCE:
-        raise HarnessError(
-            f"engine onnxruntime: the exported {type(encoder).__name__} differs from PyTorch "
-            f"by {gap:.3g} in hidden states (tolerance {PARITY_TOLERANCE:g}); use --engine torch"
-        )
-    return gap
+    """The export's largest difference from PyTorch (see ``exported_encoders``)."""
+    exported = OrtEncoder(session(path))
+    return exported_encoders.check_parity(encoder, exported, "onnxruntime", PARITY_TOLERANCE)
 
 
 class OrtEncoder(nn.Module):
@@ -307,10 +222,7 @@ class OrtEncoder(nn.Module):
 
 def onnx_encoder(encoder: nn.Module, precision: str) -> OrtEncoder:
     """``encoder`` replaced by its ONNX Runtime export at ``precision``."""
-    if not hasattr(encoder, "config") or not hasattr(encoder.config, "vocab_size"):
-        raise HarnessError(
-            f"engine onnxruntime: {type(encoder).__name__} is no Hugging Face encoder"
-        )
+    require_encoder(encoder, "onnxruntime")
     path = encoder_file(encoder, precision)
     log.debug("engine onnxruntime: %s (%s)", path, os.path.getsize(path))
     return OrtEncoder(session(path), encoder.config)
