@@ -22,6 +22,11 @@ from benchmarks.conftest import (
     load,
 )
 from core.system import TIMED_PRECISIONS
+from systems.neural.inference import (
+    cpu_supports_bf16,
+    onnxruntime_available,
+    openvino_available,
+)
 
 #: tweets of the batching benchmark: enough for full batches, few enough for minutes
 BATCHING_TWEETS = 128
@@ -113,7 +118,7 @@ PEAK_SCRIPT = textwrap.dedent(
     import json, sys
     from harness import registry
     from core.tweets import Tweet
-    system = registry.load_saved(sys.argv[1]).use_precision(sys.argv[2])
+    system = registry.load_saved(sys.argv[1]).use_precision(sys.argv[2], sys.argv[4])
     system.predict([Tweet("1", sys.argv[3])])
     status = open("/proc/self/status", encoding="ascii").read().splitlines()
     peak_kb = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
@@ -122,20 +127,25 @@ PEAK_SCRIPT = textwrap.dedent(
 )
 
 
+#: the predictors whose memory is measured: PyTorch's paths, and each engine's fastest
+MEMORY_PATHS = [("torch", p) for p in TIMED_PRECISIONS]
+if onnxruntime_available():
+    MEMORY_PATHS.append(("onnxruntime", "int8"))
+if openvino_available():
+    MEMORY_PATHS.append(("openvino", "bf16" if cpu_supports_bf16() else "int8"))
+
+
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux /proc")
-@pytest.mark.parametrize("precision", TIMED_PRECISIONS)
-def test_transformer_predictor_peak_memory(
-    benchmark, reference_folders, tweets, machine, precision
-):
-    """Peak resident memory of a fresh process that loads the model and predicts once."""
-    command = [
-        sys.executable,
-        "-c",
-        PEAK_SCRIPT,
-        str(reference_folders["transformer"]),
-        precision,
-        tweets["long"].text,
-    ]
+@pytest.mark.parametrize("path", MEMORY_PATHS, ids=[f"{e}-{p}" for e, p in MEMORY_PATHS])
+def test_transformer_predictor_peak_memory(benchmark, reference_folders, tweets, machine, path):
+    """Peak resident memory of a fresh process that loads the model and predicts once
+    (an engine's export made beforehand: a user converts once, then predicts)."""
+    engine, precision = path
+    folder = reference_folders["transformer"]
+    if engine != "torch":
+        load(folder, precision, engine)  # fills the export cache
+    command = [sys.executable, "-c", PEAK_SCRIPT, str(folder), precision, tweets["long"].text]
+    command.append(engine)
 
     def run() -> int:
         out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
@@ -143,6 +153,7 @@ def test_transformer_predictor_peak_memory(
 
     peak = benchmark.pedantic(run, rounds=1, iterations=1)
     benchmark.extra_info.update(
+        engine=engine,
         precision=precision,
         cpu=machine,
         peak_megabytes=round(peak / 2**20, 1),

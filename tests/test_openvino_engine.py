@@ -172,3 +172,25 @@ def test_the_encoder_output_is_copied_out_of_the_request(bert_model, corpus):
     kept = first.clone()
     encoder(torch.randint(3, 50, (1, 7)), torch.ones_like(ids))
     assert torch.equal(first, kept)
+
+
+def test_the_pytorch_encoder_is_gone_before_the_engine_loads_its_copy(bert_model, monkeypatch):
+    """Both in memory at once put a BETO-sized predictor over 1 GiB."""
+    system = loaded(bert_model)
+    seen = []
+    real = openvino_engine.load_encoder
+
+    def spy(path, precision, config=None):
+        seen.append(system.model.encoder)
+        return real(path, precision, config)
+
+    monkeypatch.setattr(openvino_engine, "load_encoder", spy)
+    system.use_precision("int8", "openvino")
+    assert seen == [None]
+    assert isinstance(system.model.encoder, openvino_engine.OpenVinoEncoder)
+
+
+def test_the_bf16_file_stores_16_bit_weights(bert_model):
+    """Compiling bf16 from fp32 weights held both copies at once (see half_weights)."""
+    encoder = loaded(bert_model).model.encoder
+    assert "<Type: 'float16'>" in weight_types(openvino_engine.encoder_file(encoder, "bf16"))

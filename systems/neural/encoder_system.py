@@ -11,6 +11,7 @@ with its paper's head and training recipe as defaults.
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 from collections.abc import Sequence
@@ -36,6 +37,7 @@ from systems.neural.encoders import (
     load_tokenizer,
 )
 from systems.neural.examples import Example
+from systems.neural.exported_encoders import require_encoder
 from systems.neural.gazetteer_features import flag_batch, flag_count
 from systems.neural.inference import (
     cpu_int8_kind,
@@ -265,17 +267,22 @@ class EncoderSystem(NeuralSystem):
         return "torch", "int8", "no native bf16, no onnxruntime installed"
 
     def use_engine(self, engine: str, precision: str) -> None:
-        """ONNX Runtime or OpenVINO for the encoder; heads and CRF stay in PyTorch fp32."""
+        """ONNX Runtime or OpenVINO for the encoder; heads and CRF stay in PyTorch fp32.
+
+        The PyTorch encoder is dropped once its export is on disk and before the engine
+        loads it: holding both put a BETO-sized predictor over 1 GiB of memory."""
+        if engine == "openvino":
+            from systems.neural.openvino_engine import encoder_file, load_encoder
+        else:
+            from systems.neural.onnx_engine import encoder_file, load_encoder
         model = self._model().cpu().eval()
         assert isinstance(model, EncoderTagger)
-        if engine == "openvino":
-            from systems.neural.openvino_engine import openvino_encoder
-
-            model.encoder = openvino_encoder(model.encoder, precision)
-        else:
-            from systems.neural.onnx_engine import onnx_encoder
-
-            model.encoder = onnx_encoder(model.encoder, precision)
+        require_encoder(model.encoder, engine)
+        path = encoder_file(model.encoder, precision)
+        config = model.encoder.config
+        model.encoder = None
+        gc.collect()
+        model.encoder = load_encoder(path, precision, config)
         self.model = model
 
     def save_extra(self, folder: Path) -> None:

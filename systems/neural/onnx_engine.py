@@ -31,7 +31,7 @@ from transformers.modeling_outputs import BaseModelOutput
 from core.datasets import cache_dir
 from core.errors import HarnessError, first_line
 from systems.neural import exported_encoders
-from systems.neural.exported_encoders import cached, quiet_export, require_encoder, sample_inputs
+from systems.neural.exported_encoders import cached, quiet_export, sample_inputs
 from systems.neural.inference import ONNX_PACKAGES, cpu_int8_kind, missing_onnx_packages
 
 log = logging.getLogger("harness")
@@ -220,9 +220,7 @@ class OrtEncoder(nn.Module):
         return BaseModelOutput(last_hidden_state=torch.from_numpy(hidden))
 
 
-def onnx_encoder(encoder: nn.Module, precision: str) -> OrtEncoder:
-    """``encoder`` replaced by its ONNX Runtime export at ``precision``."""
-    require_encoder(encoder, "onnxruntime")
-    path = encoder_file(encoder, precision)
-    log.debug("engine onnxruntime: %s (%s)", path, os.path.getsize(path))
-    return OrtEncoder(session(path), encoder.config)
+def load_encoder(path: Path, precision: str, config: Any = None) -> OrtEncoder:
+    """The exported encoder at ``path`` (its precision is in the file) in a session."""
+    log.debug("engine onnxruntime: %s %s (%s bytes)", precision, path, os.path.getsize(path))
+    return OrtEncoder(session(path), config)

@@ -13,9 +13,10 @@ length), saved as OpenVINO IR under the harness cache keyed by a digest of its w
 and the library versions, and checked against PyTorch on a padded batch before use.
 Heads, CRF and decoding stay PyTorch fp32.
 
-Precisions: ``fp32``; ``bf16`` (the fp32 IR compiled with bf16 inference precision, on
-CPUs with native bf16 only); ``int8``: weights compressed to int8 per output channel by
-NNCF (data-free: no calibration tweets needed), activations quantised at run time.
+Precisions: ``fp32``; ``bf16`` (compiled with bf16 inference precision from an IR with
+16-bit weights, on CPUs with native bf16 only); ``int8``: weights compressed to int8 per
+output channel by NNCF (data-free: no calibration tweets needed), activations quantised
+at run time.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from transformers.modeling_outputs import BaseModelOutput
 from core.datasets import cache_dir
 from core.errors import HarnessError, first_line
 from systems.neural import exported_encoders
-from systems.neural.exported_encoders import cached, quiet_export, require_encoder, sample_inputs
+from systems.neural.exported_encoders import cached, quiet_export, sample_inputs
 from systems.neural.inference import OPENVINO_PACKAGES, cpu_supports_bf16, missing_packages
 
 log = logging.getLogger("harness")
@@ -99,10 +100,30 @@ def compress_weights(source: Path, target: Path) -> Path:
     return target / MODEL_FILE
 
 
+def half_weights(source: Path, target: Path) -> Path:
+    """``source`` with its weights stored in 16 bits, for the bf16 path.
+
+    Why: compiling for bf16 converts every weight, and from an fp32 file the fp32 and
+    the bf16 copies are in memory together: a BETO-sized predictor peaked over 1 GiB.
+    From fp16 weights the peak is half as high; fp16 keeps more mantissa bits than
+    bf16, so rounding through it first changes no weight by more than bf16's own
+    rounding step."""
+    import openvino as ov
+
+    try:
+        with quiet_export(_LOGGERS):
+            model = ov.Core().read_model(str(source))
+            ov.save_model(model, str(target / MODEL_FILE), compress_to_fp16=True)
+    except Exception as err:
+        raise HarnessError(
+            f"engine openvino: cannot store {source} in 16 bits ({first_line(err)})"
+        ) from None
+    return target / MODEL_FILE
+
+
 def encoder_file(encoder: nn.Module, precision: str) -> Path:
     """The cached IR of ``encoder`` for ``precision``: converted on first use (and
-    checked against PyTorch), the int8 one compressed from the cached fp32 one; bf16
-    compiles the fp32 IR."""
+    checked against PyTorch); the int8 and bf16 ones derived from the cached fp32 one."""
     if precision not in OPENVINO_PRECISIONS:
         raise HarnessError(
             f"engine openvino has no {precision} path "
@@ -124,11 +145,10 @@ def encoder_file(encoder: nn.Module, precision: str) -> Path:
         exported_encoders.check_parity(encoder, exported, "openvino", PARITY_TOLERANCE)
 
     fp32 = cached(root, f"{digest[:24]}-fp32", MODEL_FILE, convert)
-    if precision != "int8":
+    if precision == "fp32":
         return fp32
-    return cached(
-        root, f"{digest[:24]}-int8", MODEL_FILE, lambda work: compress_weights(fp32, work)
-    )
+    derive = compress_weights if precision == "int8" else half_weights
+    return cached(root, f"{digest[:24]}-{precision}", MODEL_FILE, lambda work: derive(fp32, work))
 
 
 def compiled(path: Path, precision: str) -> Any:
@@ -172,7 +192,6 @@ class OpenVinoEncoder(nn.Module):
         return BaseModelOutput(last_hidden_state=torch.from_numpy(hidden))
 
 
-def openvino_encoder(encoder: nn.Module, precision: str) -> OpenVinoEncoder:
-    """``encoder`` replaced by its OpenVINO model at ``precision``."""
-    require_encoder(encoder, "openvino")
-    return OpenVinoEncoder(compiled(encoder_file(encoder, precision), precision), encoder.config)
+def load_encoder(path: Path, precision: str, config: Any = None) -> OpenVinoEncoder:
+    """The encoder IR at ``path`` compiled for ``precision``, in the encoder's place."""
+    return OpenVinoEncoder(compiled(path, precision), config)
