@@ -74,9 +74,13 @@ def missing_packages(packages: tuple[str, ...]) -> list[str]:
     return missing
 
 
-def missing_onnx_packages() -> list[str]:
-    """The packages of the ``onnx`` extra that are not installed."""
-    return missing_packages(ONNX_PACKAGES)
+def require_extra(engine: str, packages: tuple[str, ...], extra: str) -> None:
+    """Stop with the install line when ``engine``'s install extra is incomplete."""
+    missing = missing_packages(packages)
+    if missing:
+        raise HarnessError(
+            f"engine {engine} needs {', '.join(missing)}: pip install 'ner-harness[{extra}]'"
+        )
 
 
 def openvino_available() -> bool:
@@ -86,7 +90,7 @@ def openvino_available() -> bool:
 
 def onnxruntime_available() -> bool:
     """Whether ``--engine onnxruntime`` can run here: the whole ``onnx`` extra."""
-    return not missing_onnx_packages()
+    return not missing_packages(ONNX_PACKAGES)
 
 
 def transformer_blocks(model: nn.Module) -> list[tuple[str, nn.Module]]:

@@ -32,7 +32,7 @@ from core.datasets import cache_dir
 from core.errors import HarnessError, first_line
 from systems.neural import exported_encoders
 from systems.neural.exported_encoders import cached, quiet_export, sample_inputs
-from systems.neural.inference import ONNX_PACKAGES, cpu_int8_kind, missing_onnx_packages
+from systems.neural.inference import ONNX_PACKAGES, cpu_int8_kind, require_extra
 
 log = logging.getLogger("harness")
 
@@ -47,11 +47,7 @@ _LOGGERS = ("torch.onnx", "torch.export", "onnxscript", "")
 
 def require_onnxruntime() -> None:
     """Stop with the install line when the ``onnx`` extra is missing."""
-    missing = missing_onnx_packages()
-    if missing:
-        raise HarnessError(
-            f"engine onnxruntime needs {', '.join(missing)}: pip install 'ner-harness[onnx]'"
-        )
+    require_extra("onnxruntime", ONNX_PACKAGES, "onnx")
 
 
 def weights_digest(encoder: nn.Module) -> str:

@@ -34,7 +34,7 @@ from core.datasets import cache_dir
 from core.errors import HarnessError, first_line
 from systems.neural import exported_encoders
 from systems.neural.exported_encoders import cached, quiet_export, sample_inputs
-from systems.neural.inference import OPENVINO_PACKAGES, cpu_supports_bf16, missing_packages
+from systems.neural.inference import OPENVINO_PACKAGES, cpu_supports_bf16, require_extra
 
 log = logging.getLogger("harness")
 
@@ -44,15 +44,6 @@ OPENVINO_PRECISIONS = ("fp32", "int8", "bf16")
 PARITY_TOLERANCE = 1e-4
 MODEL_FILE = "model.xml"
 _LOGGERS = ("openvino", "nncf", "torch.jit", "")
-
-
-def require_openvino() -> None:
-    """Stop with the install line when the ``openvino`` extra is missing."""
-    missing = missing_packages(OPENVINO_PACKAGES)
-    if missing:
-        raise HarnessError(
-            f"engine openvino needs {', '.join(missing)}: pip install 'ner-harness[openvino]'"
-        )
 
 
 class HiddenStates(nn.Module):
@@ -84,39 +75,28 @@ def convert_encoder(encoder: nn.Module, target: Path) -> Path:
     return target / MODEL_FILE
 
 
-def compress_weights(source: Path, target: Path) -> Path:
-    """``source``'s weights as int8 per output channel (NNCF, no calibration data)."""
-    import nncf
-    import openvino as ov
+def derived_file(source: Path, target: Path, precision: str) -> Path:
+    """The ``int8`` or ``bf16`` IR made from the fp32 one at ``source``.
 
-    try:
-        with quiet_export(_LOGGERS):
-            model = nncf.compress_weights(ov.Core().read_model(str(source)))
-            ov.save_model(model, str(target / MODEL_FILE), compress_to_fp16=False)
-    except Exception as err:
-        raise HarnessError(
-            f"engine openvino: cannot compress {source} to int8 ({first_line(err)})"
-        ) from None
-    return target / MODEL_FILE
-
-
-def half_weights(source: Path, target: Path) -> Path:
-    """``source`` with its weights stored in 16 bits, for the bf16 path.
-
-    Why: compiling for bf16 converts every weight, and from an fp32 file the fp32 and
-    the bf16 copies are in memory together: a BETO-sized predictor peaked over 1 GiB.
-    From fp16 weights the peak is half as high; fp16 keeps more mantissa bits than
-    bf16, so rounding through it first changes no weight by more than bf16's own
-    rounding step."""
+    int8: the weights as int8 per output channel (NNCF, no calibration data).
+    bf16: the weights stored in 16 bits. Why: compiling for bf16 converts every weight,
+    and from an fp32 file the fp32 and bf16 copies are in memory together (a
+    BETO-sized predictor peaked over 1 GiB); from fp16 weights the peak is half as
+    high, and fp16 keeps more mantissa bits than bf16, so rounding through it first
+    changes no weight by more than bf16's own rounding step."""
     import openvino as ov
 
     try:
         with quiet_export(_LOGGERS):
             model = ov.Core().read_model(str(source))
-            ov.save_model(model, str(target / MODEL_FILE), compress_to_fp16=True)
+            if precision == "int8":
+                import nncf
+
+                model = nncf.compress_weights(model)
+            ov.save_model(model, str(target / MODEL_FILE), compress_to_fp16=precision == "bf16")
     except Exception as err:
         raise HarnessError(
-            f"engine openvino: cannot store {source} in 16 bits ({first_line(err)})"
+            f"engine openvino: cannot make the {precision} file from {source} ({first_line(err)})"
         ) from None
     return target / MODEL_FILE
 
@@ -134,7 +114,7 @@ def encoder_file(encoder: nn.Module, precision: str) -> Path:
             "engine openvino: bf16 needs a CPU with native bfloat16 (avx512_bf16 or "
             "amx_bf16); use int8"
         )
-    require_openvino()
+    require_extra("openvino", OPENVINO_PACKAGES, "openvino")
     root = cache_dir() / "openvino"
     digest = exported_encoders.weights_digest(encoder, OPENVINO_PACKAGES)
 
@@ -147,8 +127,9 @@ def encoder_file(encoder: nn.Module, precision: str) -> Path:
     fp32 = cached(root, f"{digest[:24]}-fp32", MODEL_FILE, convert)
     if precision == "fp32":
         return fp32
-    derive = compress_weights if precision == "int8" else half_weights
-    return cached(root, f"{digest[:24]}-{precision}", MODEL_FILE, lambda work: derive(fp32, work))
+    return cached(
+        root, f"{digest[:24]}-{precision}", MODEL_FILE, lambda w: derived_file(fp32, w, precision)
+    )
 
 
 def compiled(path: Path, precision: str) -> Any:

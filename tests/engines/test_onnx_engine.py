@@ -8,12 +8,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from click.testing import CliRunner
 
-from core.corpus import load_corpus
-from core.datasets import SAMPLE_CORPUS
 from core.errors import HarnessError
-from harness.cli import main
 from systems.neural import onnx_engine
 from systems.neural.examples import make_examples
 from tests.engine_models import LAYERS, hidden_state_gap, loaded, saved_system
@@ -22,26 +18,6 @@ from tests.tiny_encoders import save_tiny_xlmr
 
 pytest.importorskip("onnxruntime", reason="the 'onnx' extra is not installed")
 onnx = pytest.importorskip("onnx", reason="the 'onnx' extra is not installed")
-
-
-@pytest.fixture(scope="module")
-def corpus():
-    return load_corpus(SAMPLE_CORPUS)
-
-
-@pytest.fixture(scope="module")
-def cache(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("harness-cache")
-
-
-@pytest.fixture(autouse=True)
-def private_cache(cache, monkeypatch) -> None:
-    monkeypatch.setenv("HARNESS_CACHE", str(cache))
-
-
-@pytest.fixture(scope="module")
-def bert_model(corpus, tmp_path_factory) -> Path:
-    return saved_system(tmp_path_factory.mktemp("bert"), corpus)
 
 
 @pytest.mark.parametrize("maker", [save_tiny_bert, save_tiny_xlmr], ids=["bert", "xlm-r"])
@@ -149,22 +125,6 @@ def test_unsupported_engine_paths_are_one_line_errors(bert_model, monkeypatch):
     monkeypatch.setattr(metadata, "version", version)
     with pytest.raises(HarnessError, match=r"needs onnxscript: pip install 'ner-harness\[onnx\]'"):
         loaded(bert_model, "fp32", "onnxruntime")
-
-
-def test_predict_and_bench_take_the_engine(bert_model, tmp_path):
-    runner = CliRunner()
-    out = tmp_path / "preds"
-    args = ["predict", str(bert_model), "--split", "valid", "--out", str(out)]
-    result = runner.invoke(main, [*args, "--engine", "onnxruntime", "--precision", "int8"])
-    assert result.exit_code == 0, result.output
-    assert (out / "task7b.tsv").is_file()
-
-    args = ["bench", str(bert_model), "--rounds", "1", "--warmup", "0", "--precision", "fp32"]
-    args += ["--precision", "int8", "--engine", "torch", "--engine", "onnxruntime"]
-    result = runner.invoke(main, args)
-    assert result.exit_code == 0, result.output
-    paths = [line.split("|")[4].strip() for line in result.output.splitlines()[2:6]]
-    assert paths == ["fp32", "int8", "onnxruntime fp32", "onnxruntime int8"]
 
 
 @pytest.mark.parametrize("layers", [1, 2])

@@ -8,12 +8,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from click.testing import CliRunner
 
-from core.corpus import load_corpus
-from core.datasets import SAMPLE_CORPUS
 from core.errors import HarnessError
-from harness.cli import main
 from systems.neural import inference, openvino_engine
 from tests.engine_models import hidden_state_gap, loaded, saved_system
 from tests.tiny_bert import save_tiny_bert
@@ -21,26 +17,6 @@ from tests.tiny_encoders import save_tiny_xlmr
 
 ov = pytest.importorskip("openvino", reason="the 'openvino' extra is not installed")
 pytest.importorskip("nncf", reason="the 'openvino' extra is not installed")
-
-
-@pytest.fixture(scope="module")
-def corpus():
-    return load_corpus(SAMPLE_CORPUS)
-
-
-@pytest.fixture(scope="module")
-def cache(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("harness-cache")
-
-
-@pytest.fixture(autouse=True)
-def private_cache(cache, monkeypatch) -> None:
-    monkeypatch.setenv("HARNESS_CACHE", str(cache))
-
-
-@pytest.fixture(scope="module")
-def bert_model(corpus, tmp_path_factory) -> Path:
-    return saved_system(tmp_path_factory.mktemp("bert"), corpus)
 
 
 @pytest.mark.parametrize("maker", [save_tiny_bert, save_tiny_xlmr], ids=["bert", "xlm-r"])
@@ -140,27 +116,9 @@ def test_unsupported_paths_are_one_line_errors(bert_model, corpus, monkeypatch, 
     rnn.architecture = rnn.build(make_examples(corpus.split("train").tweets, rnn.codec, True))
     with pytest.raises(HarnessError, match="engine openvino runs transformer encoders only"):
         loaded(rnn.save(tmp_path / "rnn"), "fp32", "openvino")
-    monkeypatch.setattr(
-        openvino_engine, "missing_packages", lambda packages: ["nncf"] if packages else []
-    )
+    monkeypatch.setattr(inference, "missing_packages", lambda packages: ["nncf"])
     with pytest.raises(HarnessError, match=r"needs nncf: pip install 'ner-harness\[openvino\]'"):
         loaded(bert_model, "fp32", "openvino")
-
-
-def test_predict_and_bench_take_the_engine(bert_model, tmp_path):
-    runner = CliRunner()
-    out = tmp_path / "preds"
-    args = ["predict", str(bert_model), "--split", "valid", "--out", str(out)]
-    result = runner.invoke(main, [*args, "--engine", "openvino", "--precision", "int8"])
-    assert result.exit_code == 0, result.output
-    assert (out / "task7b.tsv").is_file()
-
-    args = ["bench", str(bert_model), "--rounds", "1", "--warmup", "0", "--precision", "fp32"]
-    args += ["--precision", "int8", "--engine", "torch", "--engine", "openvino"]
-    result = runner.invoke(main, args)
-    assert result.exit_code == 0, result.output
-    paths = [line.split("|")[4].strip() for line in result.output.splitlines()[2:6]]
-    assert paths == ["fp32", "int8", "openvino fp32", "openvino int8"]
 
 
 def test_the_encoder_output_is_copied_out_of_the_request(bert_model, corpus):
