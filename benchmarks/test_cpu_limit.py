@@ -29,13 +29,15 @@ def weight_shapes(config: dict) -> list[tuple[int, int]]:
     return block * config["num_hidden_layers"]
 
 
-def pieces(folder, tweet: Tweet) -> int:
-    """How many pieces the BETO-sized reference model gives the tweet (CLS, SEP too)."""
+@pytest.fixture(scope="module")
+def median_pieces(reference_folders, tweets) -> int:
+    """How many pieces the BETO-sized reference model gives the median tweet (CLS, SEP
+    too): loaded once for every number type."""
     from benchmarks.conftest import load
     from systems.neural.examples import make_examples
 
-    system = load(folder, "fp32")
-    batch = system.collate(make_examples([tweet], system.codec, False), False)
+    system = load(reference_folders["transformer"], "fp32")
+    batch = system.collate(make_examples([tweets["median"]], system.codec, False), False)
     return int(batch["input_ids"].shape[1])
 
 
@@ -52,12 +54,13 @@ def products(rows: int, shapes: list[tuple[int, int]], kind: str):
     return lambda: [inputs[w.shape[0]] @ w for w in weights]
 
 
-KINDS = ["fp32", "int8"] + (["bf16"] if cpu_supports_bf16() else [])
+#: bf16 only where the CPU computes it natively
+BF16 = ["bf16"] if cpu_supports_bf16() else []
 
 
-@pytest.mark.parametrize("kind", KINDS)
-def test_encoder_products_alone(benchmark, reference_folders, tweets, machine, kind):
-    rows = pieces(reference_folders["transformer"], tweets["median"])
+@pytest.mark.parametrize("kind", ["fp32", "int8", *BF16])
+def test_encoder_products_alone(benchmark, median_pieces, machine, kind):
+    rows = median_pieces
     # torch._int_mm wants more than 16 rows and multiples of 8
     padded = max(24, -(-rows // 8) * 8) if kind == "int8" else rows
     shapes = weight_shapes(BETO_SHAPE)
@@ -83,7 +86,7 @@ def words(tweet: Tweet) -> int:
     return len(tokenize(tweet.text))
 
 
-@pytest.mark.parametrize("kind", ["fp32"] + (["bf16"] if cpu_supports_bf16() else []))
+@pytest.mark.parametrize("kind", ["fp32", *BF16])
 def test_rnn_recurrent_products_alone(benchmark, tweets, machine, kind):
     """The word BiGRU's recurrent products of the Table 3 RNN (hidden 512) over the
     median tweet: one (1 x 512) x (512 x 1536) product per word and direction, each
