@@ -12,13 +12,14 @@ import logging
 import os
 import platform
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
+from tqdm import tqdm
 
 from core.corpus import Corpus, load_corpus
 from core.errors import HarnessError
@@ -30,6 +31,8 @@ from harness.latency import Latency, benchmark_tweets, measure_interleaved
 from harness.reference_models import REFERENCE_BUILDERS
 
 log = logging.getLogger("harness")
+
+K = TypeVar("K")
 
 
 @dataclass
@@ -124,11 +127,43 @@ def path_label(engine: str, precision: str) -> str:
     return precision if engine == "torch" else f"{engine} {precision}"
 
 
-def valid_f1(system: System, corpus: Corpus) -> dict[str, float]:
-    """Score the system's predictions of the valid split (as ``harness score`` would)."""
+def valid_f1(system: System, corpus: Corpus, progress: bool = False) -> dict[str, float]:
+    """Score the system's predictions of the valid split (as ``harness score`` would).
+
+    The system's own progress bar is on only for this whole-split prediction: during the
+    timing it would draw inside every timed call."""
     split = corpus.gold_split("valid")
-    report = score_predictions(system.predict(split.tweets), split).as_dict()
+    system.show_progress = progress
+    try:
+        predictions = system.predict(split.tweets)
+    finally:
+        system.show_progress = False
+    report = score_predictions(predictions, split).as_dict()
     return {"7a": report["7a"]["f1"], "7b_strict": report["7b"]["strict"]["f1"]}
+
+
+#: the key of the progress bar's tick among the timed calls (its figure is dropped)
+_TICK = object()
+
+
+def measure_with_progress(
+    calls: Mapping[K, Callable[[], object]], rounds: int, warmup: int, label: str, progress: bool
+) -> dict[K, Latency]:
+    """``measure_interleaved`` with a bar that moves once per round when ``progress``.
+
+    The bar's tick is one more call of the round, timed apart and dropped, so no timed
+    ``predict`` ever includes the bar's drawing."""
+    if not progress:
+        return measure_interleaved(calls, rounds=rounds, warmup=warmup)
+    with tqdm(
+        total=rounds + warmup,
+        desc=f"{label}: timing {len(calls)} calls a round",
+        unit="round",
+        leave=False,
+    ) as bar:
+        ticking: dict[object, Callable[[], object]] = {**calls, _TICK: bar.update}
+        timed = measure_interleaved(ticking, rounds=rounds, warmup=warmup)
+    return {key: timed[key] for key in calls}
 
 
 def bench_model(
@@ -140,16 +175,20 @@ def bench_model(
     warmup: int,
     corpus: Corpus | None = None,
     recorded: dict[str, float] | None = None,
+    progress: bool = False,
 ) -> list[BenchRow]:
     """One row per inference path; F1 is re-scored on valid when ``corpus`` is given.
 
     All paths are timed interleaved (``measure_interleaved``), so each ratio to fp32
-    compares calls made under the same machine load.
+    compares calls made under the same machine load. ``progress`` shows bars on stderr
+    for the long steps: loading (an engine's first export takes minutes), timing, and
+    scoring.
     """
     # counted on the fp32 model: quantised layers keep packed weights, not Parameters
     parameters = registry.load_saved(folder).parameter_count()
     systems: dict[InferencePath, System] = {}
-    for engine, precision in paths:
+    loading = tqdm(paths, desc=f"{source}: loading", unit="path", leave=False, disable=not progress)
+    for engine, precision in loading:
         try:
             systems[(engine, precision)] = load_for_cpu(folder, precision, engine)
         except HarnessError as err:  # e.g. int8 for a dictionary: skip, keep the other rows
@@ -159,7 +198,7 @@ def bench_model(
         for path, system in systems.items()
         for kind, tweet in tweets.items()
     }
-    timed = measure_interleaved(calls, rounds=rounds, warmup=warmup)
+    timed = measure_with_progress(calls, rounds, warmup, source, progress)
     untrained = is_untrained(folder)
     base = ("torch", "fp32")
     # medians: on a shared machine a few slow calls move a mean far more than a median
@@ -178,7 +217,7 @@ def bench_model(
             resolved=system.inference_path,
         )
         if corpus is not None and not untrained:
-            row.f1 = valid_f1(system, corpus)
+            row.f1 = valid_f1(system, corpus, progress)
         elif (engine, precision) == base and recorded:
             row.f1 = dict(recorded)
         if baseline:
@@ -194,6 +233,7 @@ def reference_rows(
     paths: Sequence[InferencePath],
     rounds: int,
     warmup: int,
+    progress: bool = False,
 ) -> list[BenchRow]:
     """Rows for the untrained full-size architectures (see ``harness.reference_models``)."""
     rows = []
@@ -202,7 +242,7 @@ def reference_rows(
         with tempfile.TemporaryDirectory(prefix=f"harness-bench-{name}-") as tmp:
             folder = REFERENCE_BUILDERS[name](Path(tmp), train)
             label = "BETO-sized, untrained" if name == "transformer" else "Table 3, untrained"
-            rows += bench_model(folder, label, tweets, paths, rounds, warmup)
+            rows += bench_model(folder, label, tweets, paths, rounds, warmup, progress=progress)
     return rows
 
 

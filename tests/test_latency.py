@@ -1,12 +1,18 @@
-"""The timing helpers behind ``harness bench``: interleaving, statistics, tweet choice.
+"""The timing helpers behind ``harness bench``: interleaving, statistics, tweet choice,
+and ``harness bench``'s progress bars.
 
 No assertion here depends on how fast the machine is."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from click.testing import CliRunner
 
 from core.tweets import Tweet
+from harness.benchmarking import measure_with_progress
+from harness.cli import main
 from harness.latency import benchmark_tweets, measure_interleaved, summarise
 
 
@@ -46,3 +52,39 @@ def test_benchmark_tweets_are_the_median_length_and_the_longest():
     assert (len(chosen["median"].text), len(chosen["long"].text)) == (5, 9)
     with pytest.raises(ValueError, match="no tweets"):
         benchmark_tweets([])
+
+
+def test_the_progress_bar_ticks_between_timed_calls_and_is_left_out(capsys):
+    log: list[str] = []
+    calls = {"fp32": lambda: log.append("fp32"), "int8": lambda: log.append("int8")}
+    timed = measure_with_progress(calls, rounds=3, warmup=1, label="model", progress=True)
+    assert set(timed) == {"fp32", "int8"}  # the bar's tick has no figure
+    assert all(latency.rounds == 3 for latency in timed.values())
+    assert log[2:] == ["fp32", "int8"] * 3
+    assert "model: timing 2 calls a round" in capsys.readouterr().err
+    measure_with_progress(calls, rounds=1, warmup=0, label="model", progress=False)
+    assert capsys.readouterr().err == ""
+
+
+@pytest.fixture(scope="module")
+def lookup_run(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("bench") / "run"
+    result = CliRunner().invoke(
+        main, ["run", "--system", "lookup", "--out", str(folder), "--no-progress"]
+    )
+    assert result.exit_code == 0, result.output
+    return folder
+
+
+@pytest.mark.parametrize("flag", ["--progress", "--no-progress"])
+def test_bench_shows_progress_bars_on_stderr_unless_told_not_to(lookup_run, flag):
+    args = ["bench", str(lookup_run), "--rounds", "2", "--warmup", "0", "--score", flag]
+    result = CliRunner().invoke(main, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "| lookup |" in result.stdout  # the table does not depend on the flag
+    bars = ("timing 2 calls a round", "lookup: predicting")  # timing, and --score's predict
+    if flag == "--progress":
+        assert all(bar in result.stderr for bar in bars), result.stderr
+    else:
+        assert not any(bar in result.stderr for bar in bars), result.stderr
+        assert "|" not in result.stderr and "%" not in result.stderr  # no bar of any kind

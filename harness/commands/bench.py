@@ -21,7 +21,7 @@ from harness.benchmarking import (
     render_markdown,
     run_corpus,
 )
-from harness.commands.common import choice_option, data_option, path_option
+from harness.commands.common import choice_option, data_option, path_option, progress_option
 
 REFERENCES = ("transformer", "rnn")
 
@@ -69,6 +69,10 @@ REFERENCES = ("transformer", "rnn")
 @data_option(default=None)
 @path_option("--json", "json_out", help="Also write every figure as JSON.")
 @path_option("--markdown", "markdown_out", help="Also write the table to this file.")
+@progress_option(
+    "Show progress bars on stderr for the long steps: loading each path (an engine's "
+    "first export), timing, and scoring with --score. The table on stdout is the same."
+)
 def command(
     runs: tuple[Path, ...],
     references: tuple[str, ...],
@@ -81,6 +85,7 @@ def command(
     data: str | None,
     json_out: Path | None,
     markdown_out: Path | None,
+    progress: bool,
 ) -> None:
     """Time single predictions of saved models on the CPU and print a Table-4-style
     markdown table: system, parameters, latency mean ± std of one `predict` call on a
@@ -119,9 +124,10 @@ def command(
             warmup,
             corpus=corpus if score else None,
             recorded=recorded_f1(run),
+            progress=progress,
         )
     if references:
-        rows += reference_rows(references, corpus, tweets, paths, rounds, warmup)
+        rows += reference_rows(references, corpus, tweets, paths, rounds, warmup, progress)
     table = render_markdown(rows, machine_description(), tweets)
     click.echo(table)
     if markdown_out:
