@@ -193,6 +193,7 @@ def test_the_cpu_flags_are_read_from_the_flags_line(monkeypatch, tmp_path):
     from systems.neural import inference
 
     cpuinfo = tmp_path / "cpuinfo"
+    monkeypatch.delenv(inference.MASK_VARIABLE, raising=False)  # the masked suite sets it
     cpuinfo.write_text("model name\t: Some CPU\nflags\t\t: fpu avx2 avx512_vnni amx_bf16\n")
     real_path = inference.Path
     monkeypatch.setattr(
@@ -202,6 +203,11 @@ def test_the_cpu_flags_are_read_from_the_flags_line(monkeypatch, tmp_path):
     assert inference.cpu_supports_bf16() and inference.cpu_int8_kind() == "vnni"
     cpuinfo.write_text("flags\t\t: fpu avx2 fma\n")
     assert not inference.cpu_supports_bf16() and inference.cpu_int8_kind() == "avx2"
+    cpuinfo.write_text("flags\t\t: fpu avx2 fma avx512f avx512_bf16 avx512_vnni amx_tile\n")
+    monkeypatch.setenv(inference.MASK_VARIABLE, "avx512*  amx*")
+    assert inference.cpu_flags() == {"fpu", "avx2", "fma"}
+    assert not inference.cpu_supports_bf16() and inference.cpu_int8_kind() == "avx2"
+    assert inference.masked_flags() == "avx512* amx*"
 
 
 def test_a_model_saved_with_gpu_settings_loads_and_predicts_on_the_cpu(

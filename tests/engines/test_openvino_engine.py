@@ -148,6 +148,7 @@ def test_the_pytorch_encoder_is_gone_before_the_engine_loads_its_copy(bert_model
     assert isinstance(system.model.encoder, openvino_engine.OpenVinoEncoder)
 
 
+@pytest.mark.skipif(not inference.cpu_supports_bf16(), reason="this CPU has no native bf16")
 def test_the_bf16_file_stores_16_bit_weights(bert_model):
     """Compiling bf16 from fp32 weights held both copies at once (see half_weights)."""
     encoder = loaded(bert_model).model.encoder
