@@ -94,6 +94,12 @@ class System(ABC):
     def parameter_count(self) -> int:
         """Number of learned parameters (entries of the dictionary for non-neural systems)."""
 
+    def settle(self) -> dict[str, dict[str, str]]:
+        """Give the options whose value depends on this machine (an encoder ``auto``)
+        their value, once, before training. Returns ``{option: {"requested", "chosen",
+        "reason"}}`` for what was settled, which ``harness run`` prints and records."""
+        return {}
+
     def use_precision(self, precision: str, engine: str = "torch") -> System:
         """Switch to a faster CPU inference path; systems without neural layers have none."""
         if engine != "torch":

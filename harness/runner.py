@@ -17,7 +17,7 @@ import logging
 import platform
 import sys
 import time
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -99,9 +99,15 @@ def _training_tweets(corpus: Corpus, train_on: str) -> tuple[list[Tweet], list[T
 
 
 def run(
-    settings: RunSettings, out: Path | None = None, *, force: bool = False, progress: bool = True
+    settings: RunSettings,
+    out: Path | None = None,
+    *,
+    force: bool = False,
+    progress: bool = True,
+    notify: Callable[[str], None] | None = None,
 ) -> Path:
-    """Execute a run and return its folder."""
+    """Execute a run and return its folder; ``notify`` hears what was chosen for the user
+    at the start (an encoder ``auto``), before the long steps."""
     out = Path(out) if out is not None else default_run_dir(settings.system)
     if out.exists() and any(out.iterdir()) and not force:
         raise HarnessError(f"{out}: run folder exists and is not empty (use --force to replace)")
@@ -111,14 +117,16 @@ def run(
         log.addHandler(handler)
         log.setLevel(logging.INFO)
         try:
-            _run_into(work, settings, progress)
+            _run_into(work, settings, progress, notify or (lambda line: None))
         finally:  # the log is complete before the folder is moved into place
             handler.close()
             log.removeHandler(handler)
     return out
 
 
-def _run_into(work: Path, settings: RunSettings, progress: bool) -> None:
+def _run_into(
+    work: Path, settings: RunSettings, progress: bool, notify: Callable[[str], None]
+) -> None:
     corpus_path = resolve(settings.data)
     corpus = load_corpus(corpus_path, types=None if settings.all_types else EVALUATED_TYPES)
     log.info(
@@ -128,9 +136,15 @@ def _run_into(work: Path, settings: RunSettings, progress: bool) -> None:
     system = build_system(settings, corpus)
     system.show_progress = progress
     train, valid = _training_tweets(corpus, settings.train_on)
+    settled = system.settle()
+    for option, choice in settled.items():
+        line = f"{option}={choice['requested']}: {choice['chosen']} ({choice['reason']})"
+        log.info("%s", line)
+        notify(line)
     config = {
         "settings": asdict(settings),
         "system_config": config_to_dict(system.config),
+        "settled": settled,
         "corpus": str(corpus_path),
         "harness_version": __version__,
         "python": sys.version.split()[0],

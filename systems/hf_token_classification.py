@@ -42,7 +42,7 @@ from core.errors import HarnessError
 from core.fileio import atomic_directory, atomic_write_text
 from core.system import AUTO, System, SystemConfig
 from core.tweets import Prediction, Tweet
-from systems.neural.encoder_catalog import resolve_model
+from systems.neural.encoder_catalog import resolve_model, settle_model
 from systems.neural.encoders import LOAD_ERRORS, effective_max_length, load_error, load_tokenizer
 from systems.neural.examples import Example, TagCodec, make_examples, predict_examples
 from systems.neural.inference import cpu_supports_bf16, optimize_for_cpu
@@ -62,8 +62,9 @@ IGNORED = -100
 class HfTokenClassificationConfig(SystemConfig):
     """Options of ``--system hf-token-classification``: ``TrainingArguments``' defaults."""
 
-    #: an installed encoder's name (``harness encoders list``), a local folder or a hub name
-    model: str = "dccuchile/bert-base-spanish-wwm-cased"
+    #: auto (the paper's BETO where it can be had, else multilingual-e5-small), an
+    #: installed encoder's name (``harness encoders list``), a local folder or a hub name
+    model: str = AUTO
     #: tag scheme of the word labels: BIO or BILOU
     scheme: str = "BIO"
     lr: float = 5e-5
@@ -127,6 +128,9 @@ class HfTokenClassificationSystem(System):
         self.tokenizer: Any = None
         self.max_length = self.config.max_length
 
+    def settle(self) -> dict[str, dict[str, str]]:
+        return settle_model(self.config)
+
     # -- training --------------------------------------------------------------------------
 
     def fit(
@@ -136,6 +140,7 @@ class HfTokenClassificationSystem(System):
         last epoch's weights)."""
         cfg = self.config
         set_seed(cfg.seed)  # before the classifier layer is drawn, as run_ner.py does
+        self.settle()  # a no-op after harness run has settled it
         source = resolve_model(cfg.model)
         self.tokenizer = load_tokenizer(source)
         self.model = self._pretrained(source)

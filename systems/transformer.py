@@ -1,6 +1,7 @@
 """System 1 of the ProfNER winners (Recognai, SMM4H 2021): one transformer, two task heads.
 
-A pretrained Hugging Face encoder (BETO by default) reads the word pieces of a tweet's
+A pretrained Hugging Face encoder (``model=auto``: BETO where it can be had, else
+multilingual-e5-small) reads the word pieces of a tweet's
 spaCy word tokens; System 1's multitask heads sit on it (``head=crf``, see
 :mod:`systems.neural.encoder_heads`): a tanh-pooled [CLS] classifier for 7a and a
 first-piece CRF tagger for 7b, their losses summed. The encoder handling, training,
@@ -24,8 +25,9 @@ class TransformerConfig(EncoderConfig, GazetteerOptions):
 class TransformerSystem(EncoderSystem):
     name = "transformer"
     description = (
-        "Pretrained transformer (BETO by default) with a tanh-pooled [CLS] classifier for 7a "
-        "and a first-word-piece CRF tagger for 7b, trained jointly (ProfNER winner, System 1)."
+        "Pretrained transformer (BETO, or multilingual-e5-small offline) with a tanh-pooled "
+        "[CLS] classifier for 7a and a first-word-piece CRF tagger for 7b, trained jointly "
+        "(ProfNER winner, System 1)."
     )
     labels_from_spans = False
     Config = TransformerConfig

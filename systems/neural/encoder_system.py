@@ -25,7 +25,7 @@ from torch import nn
 from core.errors import HarnessError
 from core.fileio import atomic_write_text, read_json_object
 from systems.neural.base import NeuralConfig, NeuralSystem
-from systems.neural.encoder_catalog import resolve_model
+from systems.neural.encoder_catalog import AUTO, resolve_model, settle_model
 from systems.neural.encoder_heads import HEADS, EncoderTagger, Pooling, make_head
 from systems.neural.encoders import (
     BACKBONE_FOLDER,
@@ -60,9 +60,10 @@ PIECES_FILE = "pieces.json"
 class EncoderConfig(NeuralConfig):
     """Options of every transformer system; training defaults are System 1's best trial."""
 
-    #: an installed encoder's name (``harness encoders list``), a local folder or a
-    #: Hugging Face hub name
-    model: str = "dccuchile/bert-base-spanish-wwm-cased"
+    #: auto (the paper's BETO where it can be had, else multilingual-e5-small installed
+    #: from the e5 extra), an installed encoder's name (``harness encoders list``), a
+    #: local folder or a Hugging Face hub name
+    model: str = AUTO
     #: task head: crf (System 1's multitask heads), softmax (token classifier), mlp
     head: HeadKind = "crf"
     #: hidden width of the mlp head
@@ -137,8 +138,12 @@ class EncoderSystem(NeuralSystem):
         )
         return max_length
 
+    def settle(self) -> dict[str, dict[str, str]]:
+        return settle_model(self.config)
+
     def build(self, train: Sequence[Example]) -> dict[str, Any]:
         cfg = self.config
+        self.settle()  # a no-op after harness run has settled it
         source = resolve_model(cfg.model)
         tokenizer = load_tokenizer(source)
         backbone, has_pooler = load_pretrained_encoder(source, self.show_progress)

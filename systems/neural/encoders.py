@@ -22,6 +22,7 @@ from transformers import AutoConfig, AutoModel, AutoTokenizer
 from transformers.utils import logging as hf_logging
 
 from core.errors import HarnessError
+from systems.neural.hub import looks_like_hub_name
 
 #: sub-folder of a saved model with the encoder's config.json and the tokenizer files
 BACKBONE_FOLDER = "backbone"
@@ -64,20 +65,18 @@ def quiet_loading(show_progress: bool) -> Iterator[None]:
             hf_logging.enable_progress_bar()
 
 
-def _looks_like_path(name: str) -> bool:
-    """Hub names are ``model`` or ``org/model``; anything else is meant as a folder."""
-    return name.startswith(("/", ".", "~")) or name.count("/") > 1 or "\\" in name
-
-
 def load_error(name: str, err: Exception) -> HarnessError:
     """One line from transformers' multi-line loading errors, with what to do about it."""
-    if not Path(name).expanduser().exists() and _looks_like_path(name):
+    if not Path(name).expanduser().exists() and not looks_like_hub_name(name):
         return HarnessError(f"transformer: model folder {name!r} does not exist")
     lines = [line.strip() for line in str(err).splitlines() if line.strip()]
     reason = lines[0] if lines else type(err).__name__
     hint = ""
     if not Path(name).exists():
-        hint = " (offline? pass a downloaded model folder with -o model=PATH)"
+        hint = (
+            " (offline? pass a downloaded model folder with -o model=PATH, or run "
+            "harness encoders install multilingual-e5-small)"
+        )
     return HarnessError(f"transformer: cannot load model {name!r}: {reason}{hint}")
 
 
