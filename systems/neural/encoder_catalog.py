@@ -191,7 +191,7 @@ def _choose() -> EncoderChoice:
         if seconds is not None
         else f"installed in {folder}"
     )
-    return EncoderChoice(OFFLINE_ENCODER, f"{why}; {OFFLINE_ENCODER} ({how})")
+    return EncoderChoice(OFFLINE_ENCODER, f"{why}; {how}")
 
 
 def settle_model(config: object) -> dict[str, dict[str, str]]:
