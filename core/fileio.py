@@ -11,12 +11,13 @@ import os
 import shutil
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import IO, Any
 
-from core.errors import HarnessError
+from core.errors import HarnessError, first_line
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
@@ -101,6 +102,46 @@ def decode_utf8(data: bytes, where: str) -> str:
         raise HarnessError(f"{where}: not valid UTF-8 (byte {err.start})") from None
 
 
+#: The one message for anything named or found as a zip that cannot be opened as one.
+NOT_A_ZIP = "not a zip file"
+
+
+def is_zip_path(path: str | os.PathLike[str]) -> bool:
+    """True for a file to be opened as a zip: any file named ``*.zip``, or a zip by content.
+
+    The name decides first so that a ``*.zip`` that is not a zip (a renamed text file,
+    an empty or truncated download) fails with "not a zip file" from :func:`open_zip`
+    instead of being read as text and reported as something vaguer ("no submission
+    found", "neither a folder nor a zip file"). A real zip under another name still
+    counts, because users pass the corpus under whatever name they saved it.
+    """
+    path = Path(path)
+    return path.is_file() and (path.suffix.lower() == ".zip" or zipfile.is_zipfile(path))
+
+
+def open_zip(source: str | os.PathLike[str] | IO[bytes], where: str) -> zipfile.ZipFile:
+    """Open a zip for reading, or stop with one line ``WHERE: not a zip file``.
+
+    Every reader that accepts a zip (corpus, gold, submissions, zips inside a
+    submission folder) opens it here, so they all say the same thing about a bad one.
+    """
+    try:
+        return zipfile.ZipFile(source)
+    except (zipfile.BadZipFile, EOFError):
+        raise HarnessError(f"{where}: {NOT_A_ZIP}") from None
+    except OSError as err:
+        raise HarnessError(f"{where}: cannot read ({err.strerror or first_line(err)})") from None
+
+
+def read_zip_member(archive: zipfile.ZipFile, name: str, where: str) -> bytes:
+    """A member's bytes, or one line naming it when the zip is damaged inside (a bad
+    CRC or a cut-off compressed stream passes the opening but fails here)."""
+    try:
+        return archive.read(name)
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as err:
+        raise HarnessError(f"{where}: damaged zip member ({first_line(err)})") from None
+
+
 class Bundle:
     """A read-only view of a folder or a zip file: relative POSIX names to bytes.
 
@@ -116,11 +157,8 @@ class Bundle:
             self._names = sorted(
                 p.relative_to(self.path).as_posix() for p in self.path.rglob("*") if p.is_file()
             )
-        elif zipfile.is_zipfile(self.path):
-            try:
-                self._zip = zipfile.ZipFile(self.path)
-            except (zipfile.BadZipFile, OSError) as err:
-                raise HarnessError(f"{self.path}: unreadable zip ({err})") from None
+        elif is_zip_path(self.path):
+            self._zip = open_zip(self.path, str(self.path))
             self._names = sorted(i.filename for i in self._zip.infolist() if not i.is_dir())
         else:
             raise HarnessError(f"{self.path}: neither a folder nor a zip file")
@@ -145,7 +183,7 @@ class Bundle:
         if not self.exists(name):
             raise HarnessError(f"{self.where(name)}: no such file")
         if self._zip is not None:
-            return self._zip.read(name)
+            return read_zip_member(self._zip, name, self.where(name))
         return (self.path / name).read_bytes()
 
     def read_text(self, name: str, *, strip_bom: bool = False) -> str:

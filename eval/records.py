@@ -50,7 +50,9 @@ class GoldStandard:
     """The reference side: the split's tweet ids and whichever gold tasks exist.
 
     ``tweet_ids`` defines the evaluation universe, as the official "tweet file" did:
-    rows for other ids are skipped and every listed tweet is scored.
+    rows for other ids are skipped and every listed tweet is scored. ``texts`` is known
+    when the gold came from a corpus (gold TSVs carry none); scoring never uses it, only
+    the warnings about predicted spans outside their tweet do.
     """
 
     source: str
@@ -58,6 +60,7 @@ class GoldStandard:
     labels: LabelTable | None = None
     entities: EntityTable | None = None
     notes: list[Note] = field(default_factory=list)
+    texts: dict[str, str] | None = None
 
 
 @dataclass

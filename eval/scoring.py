@@ -124,6 +124,7 @@ def gold_from_split(split: Split, source: str | None = None) -> GoldStandard:
         tweet_ids=tuple(t.id for t in tweets),
         labels=labels,
         entities=entities,
+        texts={t.id: t.text for t in tweets},
     )
 
 

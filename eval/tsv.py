@@ -11,7 +11,7 @@ submission scores here exactly as it did on CodaLab.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Mapping, Sequence
 
 from core.corpus import TSV_7A_HEADER, TSV_7B_HEADER
 from core.tweets import EVALUATED_TYPES
@@ -88,16 +88,50 @@ def entity_from_columns(begin: str, end: str, etype: str) -> tuple[Entity | None
     return Entity(int(begin), int(end), etype), None
 
 
-def parse_7b(text: str, source: str, tweet_ids: Collection[str]) -> tuple[EntityTable, list[Note]]:
+def span_outside_text(entity: Entity, text: str) -> bool:
+    """True when ``entity`` is not a non-empty span inside ``text`` (code point offsets,
+    end exclusive): the rows ``harness validate`` calls errors for their offsets."""
+    return not 0 <= entity.begin < entity.end <= len(text)
+
+
+def outside_text_notes(source: str, lines: Sequence[int]) -> list[Note]:
+    """One note for a file whose counted rows at ``lines`` have spans outside their text.
+
+    The official scorer never looked at the texts, so such a row is counted as written
+    (a false positive, unless the bug-compatible relaxed rule lets it reach a gold
+    start); we keep that count and only say so, once per file rather than per row.
+    """
+    if not lines:
+        return []
+    return [
+        Note(
+            source,
+            None,
+            f"{len(lines)} row(s) with a span empty or outside the tweet's text, first at "
+            f"line {lines[0]}; counted as written, as the official scorer did "
+            "('harness validate' lists each)",
+        )
+    ]
+
+
+def parse_7b(
+    text: str,
+    source: str,
+    tweet_ids: Collection[str],
+    texts: Mapping[str, str] | None = None,
+) -> tuple[EntityTable, list[Note]]:
     """Read a 7b TSV (gold or prediction) into per-tweet entity lists.
 
     Every id of ``tweet_ids`` is a key of the result, so a tweet without rows simply has
     no entities. Rows are kept in file order and duplicates are kept: the official
-    scorer counted a duplicated prediction twice.
+    scorer counted a duplicated prediction twice. With the tweets' ``texts`` (a corpus
+    split), rows whose span lies outside their text are still counted but reported in
+    one note, because the official scorer counted them in silence.
     """
     known = set(tweet_ids)
     table: EntityTable = {tweet_id: [] for tweet_id in tweet_ids}
     notes: list[Note] = []
+    outside: list[int] = []
     for number, line in numbered_lines(text):
         fields = _split_fields(line)
         if len(fields) != _FIELDS[TASK_7B]:
@@ -114,7 +148,10 @@ def parse_7b(text: str, source: str, tweet_ids: Collection[str]) -> tuple[Entity
             notes.append(Note(source, number, reason))
         if entity is not None:
             table[tweet_id].append(entity)
-    return table, notes
+            tweet_text = None if texts is None else texts.get(tweet_id)
+            if tweet_text is not None and span_outside_text(entity, tweet_text):
+                outside.append(number)
+    return table, notes + outside_text_notes(source, outside)
 
 
 def parse_7a(text: str, source: str, tweet_ids: Collection[str]) -> tuple[LabelTable, list[Note]]:

@@ -6,12 +6,12 @@ them all.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from core.tweets import Span
 from eval.records import EntityTable, Note
-from eval.tsv import entity_from_columns, numbered_lines
+from eval.tsv import entity_from_columns, numbered_lines, outside_text_notes, span_outside_text
 from submissions.formats import tsv_safe
 
 
@@ -64,12 +64,15 @@ def read_ann(text: str, where: str) -> tuple[list[AnnRow], list[Note]]:
 
 
 def entities_from_ann(
-    files: Iterable[tuple[str, str, str]], tweet_ids: Iterable[str]
+    files: Iterable[tuple[str, str, str]],
+    tweet_ids: Iterable[str],
+    texts: Mapping[str, str] | None = None,
 ) -> tuple[EntityTable, list[Note]]:
     """An entity table from ``(tweet id, where, .ann text)`` triples.
 
     The same keep-rules as a 7b TSV row apply (evaluated types only, integer offsets),
-    so a brat submission scores exactly like the equivalent TSV.
+    so a brat submission scores exactly like the equivalent TSV; with the tweets'
+    ``texts``, spans outside them are reported as for a TSV, one note per file.
     """
     table: EntityTable = {tweet_id: [] for tweet_id in tweet_ids}
     notes: list[Note] = []
@@ -79,10 +82,15 @@ def entities_from_ann(
             continue
         rows, row_notes = read_ann(text, where)
         notes += row_notes
+        tweet_text = None if texts is None else texts.get(tweet_id)
+        outside: list[int] = []
         for row in rows:
             entity, reason = entity_from_columns(row.begin, row.end, row.type)
             if reason is not None:
                 notes.append(Note(where, row.line, reason))
             if entity is not None:
                 table[tweet_id].append(entity)
+                if tweet_text is not None and span_outside_text(entity, tweet_text):
+                    outside.append(row.line)
+        notes += outside_text_notes(where, outside)
     return table, notes

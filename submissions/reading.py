@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 
 from core.errors import HarnessError
 from eval.records import EntityTable, LabelTable, Note, SystemOutput
@@ -12,19 +12,27 @@ from submissions.brat import entities_from_ann
 from submissions.sources import TaskFiles, collect_task_files
 
 
-def read_system_output(path: str | os.PathLike[str], tweet_ids: Collection[str]) -> SystemOutput:
+def read_system_output(
+    path: str | os.PathLike[str],
+    tweet_ids: Collection[str],
+    texts: Mapping[str, str] | None = None,
+) -> SystemOutput:
     """The predictions under ``path``, read as the official scorer reads them.
 
     A 7b TSV wins over brat ``.ann`` files when both are present (the run folder the
     harness writes holds both, with the same content). Unusable files, two different
-    TSVs for one task, or no submission at all raise :class:`HarnessError`.
+    TSVs for one task, or no submission at all raise :class:`HarnessError`. Given the
+    tweets' ``texts`` (``GoldStandard.texts``), 7b spans outside them are reported in a
+    note per file; they are counted all the same, as the official scorer counted them.
     """
     files = collect_task_files(path)
     files.raise_errors()
-    return system_output_from_files(files, tweet_ids)
+    return system_output_from_files(files, tweet_ids, texts)
 
 
-def system_output_from_files(files: TaskFiles, tweet_ids: Collection[str]) -> SystemOutput:
+def system_output_from_files(
+    files: TaskFiles, tweet_ids: Collection[str], texts: Mapping[str, str] | None = None
+) -> SystemOutput:
     """Scorer tables from already collected files (see :func:`read_system_output`)."""
     notes: list[Note] = list(files.notes)
     labels: LabelTable | None = None
@@ -35,7 +43,7 @@ def system_output_from_files(files: TaskFiles, tweet_ids: Collection[str]) -> Sy
         notes += found
     task7b = files.single(TASK_7B)
     if task7b is not None:
-        entities, found = parse_7b(task7b.text, task7b.where, tweet_ids)
+        entities, found = parse_7b(task7b.text, task7b.where, tweet_ids, texts)
         notes += found
         if files.ann and not _ann_agrees(files, entities, tweet_ids):
             notes.append(
@@ -49,7 +57,7 @@ def system_output_from_files(files: TaskFiles, tweet_ids: Collection[str]) -> Sy
     elif files.ann:
         _refuse_duplicate_ann(files)
         entities, found = entities_from_ann(
-            ((f.stem, f.where, f.text) for f in files.ann), tweet_ids
+            ((f.stem, f.where, f.text) for f in files.ann), tweet_ids, texts
         )
         notes += found
     if labels is None and entities is None:

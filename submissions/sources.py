@@ -5,21 +5,22 @@ PREDS may be a single TSV, a folder, a zip, or a folder holding the CodaLab zips
 recognised by their header, not their name, because participants named files freely;
 brat ``.ann`` files are recognised by their extension and named by tweet id.
 
-Collecting never raises on a bad file: it records located errors and notes, so the
-scorer can stop at the first error while the validator reports them all.
+Collecting never raises on a bad file inside PREDS: it records located errors and notes,
+so the scorer can stop at the first error while the validator reports them all. PREDS
+itself missing, or named ``*.zip`` without being one, stops at once: there is nothing
+inside to report on.
 """
 
 from __future__ import annotations
 
 import io
 import os
-import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from core.errors import HarnessError
-from core.fileio import Bundle
+from core.fileio import Bundle, is_zip_path, open_zip, read_zip_member
 from eval.records import Note
 from eval.tsv import TASK_7A, TASK_7B, detect_task
 
@@ -92,7 +93,7 @@ _Found = tuple[str, str, str | None, bytes] | Note
 
 def _walk(path: Path) -> Iterator[_Found]:
     """Every relevant file under ``path``, opening zips found inside one level deep."""
-    if path.is_file() and not zipfile.is_zipfile(path):
+    if path.is_file() and not is_zip_path(path):
         yield str(path), path.name, None, path.read_bytes()
         return
     with Bundle(path) as bundle:
@@ -109,18 +110,30 @@ def _walk(path: Path) -> Iterator[_Found]:
 
 
 def _walk_nested_zip(where: str, data: bytes) -> Iterator[_Found]:
+    """The relevant members of a zip found inside PREDS (``task7b.zip`` in a run
+    folder); a bad one becomes a located error, in the words :func:`open_zip` uses."""
     try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile as err:
-        yield Note(where, None, f"unreadable zip ({err})")
+        archive = open_zip(io.BytesIO(data), where)
+    except HarnessError as err:
+        yield _error_note(where, err)
         return
     with archive:
         for info in archive.infolist():
             suffix = PurePosixPath(info.filename).suffix.lower()
             if info.is_dir() or _ignored(info.filename) or suffix in ("", ".zip"):
                 continue  # one level of nesting is enough for CodaLab zips
-            if suffix in _RELEVANT_SUFFIXES:
-                yield f"{where}:{info.filename}", info.filename, where, archive.read(info)
+            if suffix not in _RELEVANT_SUFFIXES:
+                continue
+            member = f"{where}:{info.filename}"
+            try:
+                yield member, info.filename, where, read_zip_member(archive, info.filename, member)
+            except HarnessError as err:
+                yield _error_note(member, err)
+
+
+def _error_note(where: str, err: HarnessError) -> Note:
+    """A located note from an error whose message starts with ``where: ``."""
+    return Note(where, None, str(err).removeprefix(f"{where}: "))
 
 
 def _decode(data: bytes, where: str) -> str | Note:

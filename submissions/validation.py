@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -23,10 +23,15 @@ from eval.records import Note
 from eval.tsv import NO_ENTITY, TASK_7A, TASK_7B, numbered_lines
 from submissions.brat import read_ann
 from submissions.formats import HEADER_7A, HEADER_7B, tsv_safe
+from submissions.gold import Reference
 from submissions.sources import SourceFile, TaskFiles, collect_task_files
 
 Severity = Literal["error", "warning"]
 _INTEGER = re.compile(r"[0-9]+")
+#: What cannot be checked without the tweets' texts (against gold TSVs).
+TEXT_CHECKS = "span inside the tweet's text, extraction (brat: mention) equal to the text"
+#: Tweet id -> text, ``None`` where the text is unknown; the keys are the universe.
+Tweets = Mapping[str, str | None]
 
 
 @dataclass(frozen=True)
@@ -61,12 +66,34 @@ class _Findings:
         self.problems.append(Problem(self.source, line, "warning", message))
 
 
-def validate(preds: str | os.PathLike[str], split: Split) -> list[Problem]:
-    """Every problem of the submission under ``preds`` against the tweets of ``split``.
+def skipped_checks(against: Split | Reference) -> str | None:
+    """The checks :func:`validate` cannot make against ``against``, ``None`` if none.
+
+    Gold TSVs list the tweets but carry no texts, so offsets can only be checked for
+    being integers that make a non-empty span, not against the tweet.
+    """
+    if isinstance(against, Reference) and against.texts is None:
+        return TEXT_CHECKS
+    return None
+
+
+def _tweets(against: Split | Reference) -> tuple[Tweets, str]:
+    """Tweet id -> text (``None`` when unknown), and how messages name that set."""
+    if isinstance(against, Split):
+        return {t.id: t.text for t in against.tweets}, f"split '{against.name}'"
+    if against.texts is not None:
+        return dict(against.texts), against.name
+    return dict.fromkeys(against.tweet_ids), against.name
+
+
+def validate(preds: str | os.PathLike[str], against: Split | Reference) -> list[Problem]:
+    """Every problem of the submission under ``preds`` against a split's tweets.
 
     ``preds`` is what ``harness score`` accepts: a TSV, a folder or zip of TSVs and/or
-    brat ``.ann`` files, or a folder of CodaLab zips. The result is in file order;
-    an empty list means the submission is clean.
+    brat ``.ann`` files, or a folder of CodaLab zips. ``against`` is a corpus split, or
+    what ``harness score`` takes as GOLD (:func:`submissions.gold.load_reference`);
+    without texts (gold TSVs) the checks :func:`skipped_checks` names are not made. The
+    result is in file order; an empty list means the submission is clean.
     """
     files = collect_task_files(preds)
     problems = [Problem.from_note(n, "error") for n in files.errors]
@@ -82,12 +109,12 @@ def validate(preds: str | os.PathLike[str], split: Split) -> list[Problem]:
             )
         )
     problems += _check_layout(files)
-    texts = {t.id: t.text for t in split.tweets}
+    tweets, universe = _tweets(against)
     for candidate in files.tsv[TASK_7A]:
-        problems += check_7a(candidate, texts, split.name)
+        problems += check_7a(candidate, tweets, universe)
     for candidate in files.tsv[TASK_7B]:
-        problems += check_7b(candidate, texts, split.name)
-    problems += check_brat(files.ann, texts, split.name)
+        problems += check_7b(candidate, tweets, universe)
+    problems += check_brat(files.ann, tweets, universe)
     return problems
 
 
@@ -161,22 +188,20 @@ def _rows(
         yield number, fields
 
 
-def _check_tweet(
-    found: _Findings, line: int, tweet_id: str, texts: dict[str, str], split_name: str
-) -> bool:
-    if tweet_id in texts:
+def _check_tweet(found: _Findings, line: int, tweet_id: str, tweets: Tweets, universe: str) -> bool:
+    if tweet_id in tweets:
         return True
-    found.error(line, f"tweet {tweet_id!r} is not in split '{split_name}'")
+    found.error(line, f"tweet {tweet_id!r} is not in {universe}")
     return False
 
 
-def check_7a(file: SourceFile, texts: dict[str, str], split_name: str) -> list[Problem]:
+def check_7a(file: SourceFile, tweets: Tweets, universe: str) -> list[Problem]:
     """Rows of two fields, known tweets, labels 0/1, every tweet exactly once."""
     found = _Findings(file.where)
     first_seen: dict[str, int] = {}
     for number, fields in _rows(file, found, HEADER_7A, 2):
         tweet_id, label = (f.strip() for f in fields)
-        if not _check_tweet(found, number, tweet_id, texts, split_name):
+        if not _check_tweet(found, number, tweet_id, tweets, universe):
             continue
         if label not in ("0", "1"):
             found.error(number, f"label must be 0 or 1, got {label!r}")
@@ -185,11 +210,11 @@ def check_7a(file: SourceFile, texts: dict[str, str], split_name: str) -> list[P
                 number, f"tweet {tweet_id} listed again (first at line {first_seen[tweet_id]})"
             )
         first_seen.setdefault(tweet_id, number)
-    missing = [tweet_id for tweet_id in texts if tweet_id not in first_seen]
+    missing = [tweet_id for tweet_id in tweets if tweet_id not in first_seen]
     if missing:
         found.error(
             None,
-            f"{len(missing)} tweet(s) of split '{split_name}' missing "
+            f"{len(missing)} tweet(s) of {universe} missing "
             f"(e.g. {missing[0]}); every tweet must be listed exactly once",
         )
     return found.problems
@@ -209,13 +234,19 @@ def _check_type(found: _Findings, line: int, etype: str) -> None:
 
 
 def _check_offsets(
-    found: _Findings, line: int, begin: str, end: str, text: str, mention: str | None
+    found: _Findings, line: int, begin: str, end: str, text: str | None, mention: str | None
 ) -> tuple[int, int] | None:
-    """Integer offsets inside the text and a mention that matches them."""
+    """Integer offsets inside the text and a mention that matches them; without the
+    text, only integer offsets that make a non-empty span."""
     if not (_INTEGER.fullmatch(begin) and _INTEGER.fullmatch(end)):
         found.error(line, f"offsets must be non-negative integers, got {begin!r} {end!r}")
         return None
     b, e = int(begin), int(end)
+    if text is None:
+        if not b < e:
+            found.error(line, f"span {b}-{e} is empty")
+            return None
+        return b, e
     if not b < e <= len(text):
         found.error(line, f"span {b}-{e} is empty or outside the text (length {len(text)})")
         return None
@@ -234,21 +265,21 @@ def _check_offsets(
     return b, e
 
 
-def check_7b(file: SourceFile, texts: dict[str, str], split_name: str) -> list[Problem]:
+def check_7b(file: SourceFile, tweets: Tweets, universe: str) -> list[Problem]:
     """Rows of five fields, known tweets and types, offsets and extractions that agree."""
     found = _Findings(file.where)
     first_seen: dict[tuple[str, int, int, str], int] = {}
     for number, fields in _rows(file, found, HEADER_7B, 5):
         tweet_id, begin, end, etype = (f.strip() for f in fields[:4])
         mention = fields[4]
-        if not _check_tweet(found, number, tweet_id, texts, split_name):
+        if not _check_tweet(found, number, tweet_id, tweets, universe):
             continue
         if begin == end == etype == NO_ENTITY:
             if mention.strip() != NO_ENTITY:
                 found.warning(number, f"a '-' row should have '-' as extraction, got {mention!r}")
             continue
         _check_type(found, number, etype)
-        offsets = _check_offsets(found, number, begin, end, texts[tweet_id], mention)
+        offsets = _check_offsets(found, number, begin, end, tweets[tweet_id], mention)
         if offsets is not None:
             key = (tweet_id, *offsets, etype)
             if key in first_seen:
@@ -260,9 +291,7 @@ def check_7b(file: SourceFile, texts: dict[str, str], split_name: str) -> list[P
     return found.problems
 
 
-def check_brat(
-    files: Iterable[SourceFile], texts: dict[str, str], split_name: str
-) -> list[Problem]:
+def check_brat(files: Iterable[SourceFile], tweets: Tweets, universe: str) -> list[Problem]:
     """The ``.ann`` files: named by known tweets, one per tweet, well-formed ``T`` lines."""
     problems: list[Problem] = []
     first_file: dict[str, str] = {}
@@ -276,10 +305,8 @@ def check_brat(
                 f"(first: {first_file[tweet_id]})",
             )
         first_file.setdefault(tweet_id, file.where)
-        if tweet_id not in texts:
-            found.error(
-                None, f"tweet {tweet_id!r} (from the file name) is not in split '{split_name}'"
-            )
+        if tweet_id not in tweets:
+            found.error(None, f"tweet {tweet_id!r} (from the file name) is not in {universe}")
             problems += found.problems
             continue
         rows, notes = read_ann(file.text, file.where)
@@ -288,7 +315,7 @@ def check_brat(
         for row in rows:
             _check_type(found, row.line, row.type)
             offsets = _check_offsets(
-                found, row.line, row.begin, row.end, texts[tweet_id], row.mention
+                found, row.line, row.begin, row.end, tweets[tweet_id], row.mention
             )
             if offsets is not None:
                 key = (*offsets, row.type)

@@ -217,10 +217,198 @@ def test_validate_errors_exit_1_with_located_lines(corpus, tmp_path):
     assert "not valid: 1 error(s), 0 warning(s)" in result.stdout
 
 
-def test_validate_needs_a_corpus(tmp_path, preds):
-    result = run("validate", preds["7a"], "--gold", tmp_path)
+def test_validate_gold_must_be_a_corpus_or_gold_tsvs(tmp_path, preds):
+    (tmp_path / "empty").mkdir()
+    result = run("validate", preds["7a"], "--gold", tmp_path / "empty")
     assert result.exit_code == 2
-    assert (
-        result.stderr.startswith("harness: error: ")
-        and "not a ProfNER-style corpus" in result.stderr
+    assert result.stderr == (
+        f"harness: error: {tmp_path / 'empty'}: neither a ProfNER corpus (no txt-files/ "
+        "folder) nor gold TSVs (a 7a or 7b TSV starting with its header)\n"
     )
+
+
+def gold_tsvs(corpus, folder):
+    """The valid gold of the ``corpus`` zip as a folder of gold TSVs (no texts)."""
+    folder.mkdir()
+    with zipfile.ZipFile(corpus) as archive:
+        (folder / "a.tsv").write_bytes(archive.read("profner/subtask-1/valid.tsv"))
+        (folder / "b.tsv").write_bytes(archive.read("profner/subtask-2/tsv/valid.tsv"))
+    return folder
+
+
+#: A 7b file with one error of each kind: two need the texts, two do not.
+BAD_7B = [
+    HEADER_7B,
+    "100	9	16	PROFESION	médicos",  # 2 fine
+    "100	9	99	PROFESION	x",  # 3 outside the text (needs the text)
+    "100	9	15	PROFESION	médicos",  # 4 extraction differs (needs the text)
+    "100	16	9	PROFESION	x",  # 5 empty span
+    "999	0	4	PROFESION	Soy ",  # 6 tweet not in the gold
+]
+
+
+def test_validate_against_a_folder_of_gold_tsvs_skips_only_the_text_checks(corpus, tmp_path):
+    gold = gold_tsvs(corpus, tmp_path / "gold")
+    path = write_lines(tmp_path / "p" / "task7b.tsv", BAD_7B)
+    against_tsvs = run("validate", tmp_path / "p", "--gold", gold)
+    assert against_tsvs.exit_code == 1, against_tsvs.output
+    assert against_tsvs.stdout.splitlines() == [
+        f"{path}:5: error: span 16-9 is empty",
+        f"{path}:6: error: tweet '999' is not in the gold TSVs in {gold}",
+        f"{gold}: note: no tweet texts in gold TSVs; not checked: span inside the tweet's "
+        "text, extraction (brat: mention) equal to the text",
+        f"{tmp_path / 'p'}: not valid: 2 error(s), 0 warning(s) against the gold TSVs in "
+        f"{gold} (3 tweets)",
+    ]
+    against_corpus = run("validate", tmp_path / "p", "--gold", corpus)
+    assert against_corpus.exit_code == 1
+    lines = against_corpus.stdout.splitlines()
+    assert [line.split(": error: ")[0] for line in lines[:-1]] == [
+        f"{path}:{n}" for n in (3, 4, 5, 6)
+    ]
+    assert "note:" not in against_corpus.stdout
+    assert lines[-1].endswith("4 error(s), 0 warning(s) against split 'valid' (3 tweets)")
+
+
+def test_validate_and_score_accept_the_same_gold(corpus, preds, tmp_path):
+    gold = gold_tsvs(corpus, tmp_path / "gold")
+    zipped = zip_folder(gold, tmp_path / "gold.zip")
+    for form in (corpus, gold, zipped):
+        assert run("score", preds["7b"], form).exit_code == 0, form
+        result = run("validate", preds["7b"], "--gold", form)
+        assert result.exit_code == 0, (form, result.output)
+        assert result.stdout.splitlines()[-1].endswith("(3 tweets)")
+
+
+def test_validate_help_examples_run_as_written(corpus, preds, tmp_path, monkeypatch):
+    """The examples are copied out of --help, so the help cannot drift from the code."""
+    help_text = run("validate", "--help").stdout
+    examples = [
+        line.split("#")[0].split()[1:]
+        for line in help_text.splitlines()
+        if line.strip().startswith("harness validate")
+    ]
+    assert len(examples) == 3
+    monkeypatch.chdir(tmp_path)
+    corpus.rename("profner.zip")  # the name the examples use, in the working folder
+    gold_tsvs(tmp_path / "profner.zip", tmp_path / "gold")
+    outcomes = {}
+    for example in examples:
+        result = run(*example)
+        assert result.exit_code in (0, 1), (example, result.output)  # validated, not refused
+        outcomes[example[-1]] = result
+    assert outcomes["profner.zip"].exit_code == 0
+    assert "against split 'train' (" in outcomes["train"].stdout.splitlines()[-1]
+    assert "note: no tweet texts in gold TSVs" in outcomes["gold/"].stdout
+
+
+# --- spans outside the tweet: counted as CodaLab did, but said -----------------------
+
+#: Three counted rows whose span is not inside its tweet (lines 3, 5, 6), one fine row
+#: per tweet, and a row of a type that is not evaluated (not counted, so not reported).
+OUTSIDE_7B = [
+    HEADER_7B,
+    "100\t9\t16\tPROFESION\tmédicos",
+    "100\t9\t99\tPROFESION\tx",  # 3 past the end, yet a relaxed TP (starts inside a gold)
+    "200\t0\t11\tSITUACION_LABORAL\tSin trabajo",
+    "200\t-3\t2\tPROFESION\tx",  # 5 negative begin
+    "300\t6\t6\tSITUACION_LABORAL\t",  # 6 empty
+    "300\t0\t900\tACTIVIDAD\tx",  # 7 not evaluated: dropped, never counted
+]
+
+
+def test_score_warns_once_per_file_about_spans_outside_the_tweet(corpus, tmp_path):
+    path = write_lines(tmp_path / "p" / "task7b.tsv", OUTSIDE_7B)
+    warning = (
+        f"harness: warning: {path}: 3 row(s) with a span empty or outside the tweet's text, "
+        "first at line 3; counted as written, as the official scorer did "
+        "('harness validate' lists each)"
+    )
+    for flags in ((), ("--all-warnings",)):
+        result = run("score", tmp_path / "p", corpus, "--json", *flags)
+        assert result.exit_code == 0, result.output
+        assert [line for line in result.stderr.splitlines() if "outside" in line] == [warning]
+    # Counted exactly as before: gold TSVs carry no texts, so the same figures come
+    # back without the warning, and the rows are false positives of the strict metric.
+    figures = json.loads(result.stdout)["7b"]
+    no_texts = run("score", tmp_path / "p", gold_tsvs(corpus, tmp_path / "gold"), "--json")
+    assert json.loads(no_texts.stdout)["7b"] == figures
+    assert "outside" not in no_texts.stderr
+    assert (figures["strict"]["tp"], figures["strict"]["fp"]) == (2, 3)
+    # the official relaxed rule matches lines 3 and 5 to gold starts all the same
+    assert figures["relaxed"]["tp"] == 5
+
+
+def test_score_says_nothing_when_every_span_is_inside(corpus, preds):
+    result = run("score", preds["7a"].parent, corpus)
+    assert result.exit_code == 0
+    assert "outside" not in result.stderr
+
+
+# --- a *.zip that is not a zip -------------------------------------------------------
+
+NOT_ZIPS = {
+    "text": lambda path: path.write_text("tweet_id\tlabel\n100\t1\n", encoding="utf-8"),
+    "empty": lambda path: path.write_bytes(b""),
+    # the first half of a real zip: the central directory at its end is gone
+    "truncated": lambda path: path.write_bytes(
+        (data := zip_folder(write_corpus(path.parent / "c", {"valid": {}}), path).read_bytes())[
+            : len(data) // 2
+        ]
+    ),
+}
+#: Every place a command takes a path that may be a zip; {bad} is the bad file.
+ZIP_POSITIONS = {
+    "score PREDS": ("score", "{bad}", "{corpus}"),
+    "score GOLD": ("score", "{preds}", "{bad}"),
+    "validate PREDS": ("validate", "{bad}", "--gold", "{corpus}"),
+    "validate --gold": ("validate", "{preds}", "--gold", "{bad}"),
+    "data CORPUS": ("data", "{bad}"),
+    "run --data": ("run", "--system", "lookup", "--data", "{bad}", "--out", "{out}"),
+    "seeds --data": (
+        "seeds",
+        "--config",
+        "{config}",
+        "--seeds",
+        "2",
+        "--data",
+        "{bad}",
+        "--out",
+        "{out}",
+    ),
+    "bench --data": ("bench", "--data", "{bad}"),
+    "vectors --corpus": ("vectors", "train", "--corpus", "{bad}", "--out", "{out}"),
+}
+
+
+@pytest.mark.parametrize("kind", NOT_ZIPS)
+@pytest.mark.parametrize("position", ZIP_POSITIONS)
+def test_a_zip_that_is_not_one_says_so_wherever_it_is_given(
+    corpus, preds, tmp_path, position, kind
+):
+    bad = tmp_path / "bad" / "task7a.zip"
+    bad.parent.mkdir()
+    NOT_ZIPS[kind](bad)
+    config = tmp_path / "config.json"
+    config.write_text('{"system": "lookup"}', encoding="utf-8")
+    values = {
+        "bad": bad,
+        "corpus": corpus,
+        "preds": preds["7a"].parent,
+        "out": tmp_path / "o",
+        "config": config,
+    }
+    result = run(*(arg.format(**values) for arg in ZIP_POSITIONS[position]))
+    assert result.exit_code == 2, result.output
+    assert result.stderr == f"harness: error: {bad}: not a zip file\n"
+
+
+def test_a_bad_zip_inside_a_submission_folder_is_located(corpus, preds, tmp_path):
+    folder = preds["7b"].parent
+    (folder / "task7a.zip").write_bytes(b"not a zip")
+    scored = run("score", folder, corpus)
+    assert scored.exit_code == 2
+    assert scored.stderr == f"harness: error: {folder / 'task7a.zip'}: not a zip file\n"
+    validated = run("validate", folder, "--gold", corpus)
+    assert validated.exit_code == 1
+    assert f"{folder / 'task7a.zip'}: error: not a zip file" in validated.stdout.splitlines()

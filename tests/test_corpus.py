@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+import zipfile
 
 import pytest
 
 from core.corpus import load_corpus
 from core.datasets import SAMPLE_CORPUS
 from core.errors import HarnessError
+from core.fileio import Bundle
 from core.tweets import Span
 from tests.corpus_factory import PROFNER_ZIP, write_corpus, zip_folder
 
@@ -128,6 +130,39 @@ def test_not_a_corpus_and_missing_path(tmp_path):
         load_corpus(SAMPLE_CORPUS, splits=["nope"])
     with pytest.raises(HarnessError, match="no split 'test'"):
         load_corpus(SAMPLE_CORPUS, splits=["train"]).split("test")
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"tweet_id\tlabel\n", b"", b"PK\x03\x04 cut short"],
+    ids=["text", "empty", "truncated"],
+)
+def test_a_zip_named_file_that_is_not_a_zip(tmp_path, content):
+    path = tmp_path / "profner.ZIP"
+    path.write_bytes(content)
+    with pytest.raises(HarnessError, match=f"^{re.escape(str(path))}: not a zip file$"):
+        load_corpus(path)
+
+
+def test_a_zip_under_another_name_is_still_read(tmp_path):
+    folder = write_corpus(tmp_path / "c", {"valid": {"1": ("Soy médico", [(4, 10, "PROFESION")])}})
+    renamed = zip_folder(folder, tmp_path / "profner.download")
+    assert len(load_corpus(renamed).split("valid")) == 1
+
+
+def test_a_damaged_zip_member_is_one_line(tmp_path):
+    path = tmp_path / "c.zip"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as archive:
+        archive.writestr("a.txt", b"hola mundo")
+    data = path.read_bytes()
+    path.write_bytes(data.replace(b"hola mundo", b"hola Mundo"))  # same size, bad CRC
+    with (
+        Bundle(path) as bundle,
+        pytest.raises(
+            HarnessError, match=re.escape(f"{path}:a.txt: damaged zip member (Bad CRC-32")
+        ),
+    ):
+        bundle.read_bytes("a.txt")
 
 
 @needs_profner

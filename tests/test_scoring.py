@@ -248,6 +248,41 @@ def test_parse_7b_skips_and_warns_with_line_numbers():
     assert str(notes[0]) == "pred.tsv:3: expected 5 tab-separated fields, got 4; line skipped"
 
 
+def test_parse_7b_notes_spans_outside_the_text_once_and_counts_them_all():
+    text = (
+        "\n".join(
+            [
+                HEADER_7B,
+                "a\t0\t3\tPROFESION\tabc",  # 2 inside
+                "a\t2\t9\tPROFESION\tx",  # 3 past the end of "abcde"
+                "b\t-\t-\t-\t-",  # 4 no-entity row
+                "a\t4\t4\tPROFESION\t",  # 5 empty
+                "a\t9\t12\tACTIVIDAD\tx",  # 6 not evaluated: dropped, not counted
+                "b\t-1\t0\tSITUACION_LABORAL\tx",  # 7 before the start
+                "c\t5\t99\tPROFESION\tx",  # 8 no text known for c: not judged
+            ]
+        )
+        + "\n"
+    )
+    texts = {"a": "abcde", "b": "fghij"}
+    table, notes = parse_7b(text, "pred.tsv", ["a", "b", "c"], texts)
+    without_texts, other_notes = parse_7b(text, "pred.tsv", ["a", "b", "c"])
+    assert table == without_texts  # the official count does not change
+    assert table["a"] == [Entity(0, 3, P), Entity(2, 9, P), Entity(4, 4, P)]
+    assert notes[: len(other_notes)] == other_notes
+    assert [str(n) for n in notes[len(other_notes) :]] == [
+        "pred.tsv: 3 row(s) with a span empty or outside the tweet's text, first at line 3; "
+        "counted as written, as the official scorer did ('harness validate' lists each)"
+    ]
+    inside, quiet = parse_7b(HEADER_7B + "\na\t0\t5\tPROFESION\tabcde\n", "f", ["a"], texts)
+    assert inside == {"a": [Entity(0, 5, P)]} and quiet == []
+
+
+def test_gold_from_split_keeps_the_texts_for_the_warnings():
+    gold = gold_from_split(tiny_split())
+    assert gold.texts == TINY_TEXTS
+
+
 def test_parse_7b_accepts_a_byte_order_mark():
     table, notes = parse_7b("\ufeff" + HEADER_7B + "\na\t0\t1\tPROFESION\tx\n", "f", ["a"])
     assert table == {"a": [Entity(0, 1, P)]} and notes == []

@@ -7,17 +7,20 @@ from pathlib import Path
 
 import pytest
 
+from core.datasets import SAMPLE_CORPUS
 from core.errors import HarnessError
 from core.tweets import Prediction, Span
 from eval import Entity, gold_from_split, score, score_predictions
 from submissions import (
     OUTPUT_KEYS,
     load_gold,
+    load_reference,
     read_system_output,
     validate,
     write_submission,
 )
 from submissions.formats import tsv_safe
+from submissions.validation import TEXT_CHECKS, skipped_checks
 from tests.helpers import (
     HEADER_7A,
     HEADER_7B,
@@ -226,7 +229,7 @@ def test_missing_path_and_broken_nested_zip(tmp_path):
     with pytest.raises(HarnessError, match="no such file or folder"):
         read_system_output(tmp_path / "nope", IDS)
     (tmp_path / "task7b.zip").write_bytes(b"PK\x03\x04 not really a zip")
-    with pytest.raises(HarnessError, match=r"task7b\.zip: unreadable zip"):
+    with pytest.raises(HarnessError, match=r"task7b\.zip: not a zip file$"):
         read_system_output(tmp_path, IDS)
 
 
@@ -396,3 +399,67 @@ def test_span_objects_round_trip_with_astral_emoji(tmp_path):
     assert row == f"1\t{begin}\t{begin + 9}\tPROFESION\tenfermera"
     output = read_system_output(out["brat_zip"], ["1"])
     assert output.entities == {"1": [Entity(begin, begin + 9, P), Entity(begin, len(text), S)]}
+
+
+# --- spans outside the tweet, gold of every form ---------------------------------------
+
+
+def test_spans_outside_the_tweet_are_counted_and_noted_once_per_file(tmp_path):
+    rows = [HEADER_7B, "100\t9\t16\tPROFESION\tmédicos", "100\t30\t90\tPROFESION\tx"]
+    write_lines(tmp_path / "tsv" / "task7b.tsv", [*rows, "200\t5\t5\tPROFESION\t"])
+    write_lines(tmp_path / "brat" / "100.ann", ["T1\tPROFESION 30 90\tx", "T2\tPROFESION 9 9\t"])
+    write_lines(tmp_path / "brat" / "200.ann", ["T1\tPROFESION 0 11\tSin trabajo"])
+    for kind, where, count, line in (
+        ("tsv", tmp_path / "tsv" / "task7b.tsv", 2, 3),
+        ("brat", tmp_path / "brat" / "100.ann", 2, 1),
+    ):
+        plain = read_system_output(tmp_path / kind, IDS)
+        noted = read_system_output(tmp_path / kind, IDS, TINY_TEXTS)
+        assert noted.entities == plain.entities  # counted as the official scorer did
+        extra = [str(n) for n in noted.notes if n not in plain.notes]
+        assert extra == [
+            f"{where}: {count} row(s) with a span empty or outside the tweet's text, first at "
+            f"line {line}; counted as written, as the official scorer did "
+            "('harness validate' lists each)"
+        ], kind
+
+
+def test_load_reference_of_a_corpus_split_with_and_without_gold():
+    valid = load_reference(SAMPLE_CORPUS, "valid")
+    assert valid.split is not None and valid.gold is not None
+    assert valid.texts == {t.id: t.text for t in valid.split.tweets}
+    assert valid.gold.texts == valid.texts and skipped_checks(valid) is None
+    test = load_reference(SAMPLE_CORPUS, "test")  # texts only: validates, does not score
+    assert test.gold is None and test.texts and test.name == "split 'test'"
+    with pytest.raises(HarnessError, match="split 'test' has no gold annotations"):
+        load_gold(SAMPLE_CORPUS, "test")
+
+
+def test_validate_against_gold_tsvs_checks_what_needs_no_text(tmp_path):
+    write_lines(tmp_path / "gold" / "7a.tsv", [HEADER_7A, "100\t1", "200\t1", "300\t0"])
+    reference = load_reference(tmp_path / "gold")
+    assert reference.texts is None and reference.tweet_ids == IDS
+    assert skipped_checks(reference) == TEXT_CHECKS
+    write_lines(
+        tmp_path / "p" / "task7b.tsv",
+        [
+            HEADER_7B,
+            "100\t9\t99\tPROFESION\tnot the text",  # 2 would be two errors with texts
+            "100\t9\t9\tPROFESION\t",  # 3 empty
+            "100\tx\t9\tPROFESION\tx",  # 4 not an integer
+            "400\t0\t1\tPROFESION\tx",  # 5 unknown tweet
+            "200\t0\t3\tSITUACION LABORAL\tSin",  # 6 misspelt type
+        ],
+    )
+    write_lines(tmp_path / "p" / "task7a.tsv", [HEADER_7A, "100\t1", "200\t1"])
+    found = [str(p) for p in validate(tmp_path / "p", reference)]
+    where_a, where_b = tmp_path / "p" / "task7a.tsv", tmp_path / "p" / "task7b.tsv"
+    assert found == [
+        f"{where_a}: error: 1 tweet(s) of the gold TSVs in {tmp_path / 'gold'} missing "
+        "(e.g. 300); every tweet must be listed exactly once",
+        f"{where_b}:3: error: span 9-9 is empty",
+        f"{where_b}:4: error: offsets must be non-negative integers, got 'x' '9'",
+        f"{where_b}:5: error: tweet '400' is not in the gold TSVs in {tmp_path / 'gold'}",
+        f"{where_b}:6: error: unknown type 'SITUACION LABORAL' (did you mean "
+        "SITUACION_LABORAL?); the official scorer silently drops the row",
+    ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import click
@@ -10,6 +10,7 @@ import click
 from core.corpus import Corpus, load_corpus
 from core.datasets import resolve
 from core.tweets import EVALUATED_TYPES
+from submissions import Reference, load_reference
 
 DATA_HELP = (
     "Corpus to use: 'sample' (the invented corpus shipped with the harness, default), "
@@ -71,3 +72,28 @@ all_types_option = click.option(
 def open_corpus(data: str, all_types: bool = False) -> Corpus:
     """Resolve ``--data`` and read the corpus with the requested type filter."""
     return load_corpus(resolve(data), types=None if all_types else EVALUATED_TYPES)
+
+
+#: What GOLD may be, for ``harness score`` and ``harness validate --gold`` alike.
+GOLD_HELP = (
+    "a ProfNER corpus (zip or folder, or 'sample' / 'profner' as for --data elsewhere; "
+    "--split picks the split) or a folder or zip of gold TSVs in the submission format "
+    "(then the tweets are those of the 7a gold, or those listed in the 7b gold, and "
+    "--split is not used)"
+)
+
+
+def document_gold(func: Callable[..., None]) -> Callable[..., None]:
+    """Put :data:`GOLD_HELP` where a command's docstring says ``{gold}`` (apply it below
+    ``@click.command``), so score and validate describe GOLD in the same words."""
+    func.__doc__ = (func.__doc__ or "").replace("{gold}", GOLD_HELP)
+    return func
+
+
+def open_gold(gold: Path, split: str) -> Reference:
+    """Read GOLD for ``score`` and ``validate``: one loader, so both accept the same forms.
+
+    An existing path wins over the names 'sample' and 'profner' (a folder of gold TSVs
+    called ``sample`` is what the user means); other values resolve as ``--data`` does.
+    """
+    return load_reference(gold if gold.exists() else resolve(str(gold)), split)

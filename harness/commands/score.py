@@ -7,11 +7,11 @@ from pathlib import Path
 
 import click
 
-from core.datasets import resolve
 from core.errors import HarnessError
 from eval import ScoreReport, format_table, official_lines, score
 from eval.records import Note
-from submissions import load_gold, read_system_output
+from harness.commands.common import document_gold, open_gold
+from submissions import read_system_output
 
 #: Warnings shown without --all-warnings; the rest are counted.
 SHOWN_WARNINGS = 10
@@ -70,6 +70,7 @@ def _echo_report(report: ScoreReport, as_json: bool) -> None:
     help="Print every warning on its own line instead of one line per kind "
     f"(at most {SHOWN_WARNINGS} kinds).",
 )
+@document_gold
 def command(preds: Path, gold: Path, split: str, as_json: bool, all_warnings: bool) -> None:
     """Score a ProfNER submission exactly as the official CodaLab scorer did.
 
@@ -77,15 +78,15 @@ def command(preds: Path, gold: Path, split: str, as_json: bool, all_warnings: bo
     (recognised by their header line, whatever their names), the CodaLab zips
     task7a.zip / task7b.zip, or brat .ann files named by tweet id.
 
-    GOLD is a ProfNER corpus (zip or folder, or 'sample' / 'profner' as for --data
-    elsewhere; --split picks the split) or a folder of gold TSVs in the submission
-    format (then the tweets scored are those of the 7a gold, or those listed in the
-    7b gold).
+    GOLD is {gold}.
 
     Rows are read like the official scorer reads them: malformed lines, tweets outside
     the split and types other than PROFESION and SITUACION_LABORAL are skipped, and
     duplicated rows count twice. Every skipped row is reported as a warning on stderr
-    with its file and line. A tweet missing from the 7a file counts as label 0.
+    with its file and line. A tweet missing from the 7a file counts as label 0. 7b rows
+    whose span is empty or outside its tweet are counted as written (the official
+    scorer never read the texts), with one warning per file giving their number and
+    the first line (when GOLD is a corpus: gold TSVs carry no texts).
 
     \b
     Task 7a (tweet classification): precision, recall and F1 of class 1.
@@ -105,9 +106,8 @@ def command(preds: Path, gold: Path, split: str, as_json: bool, all_warnings: bo
     Without --json the output ends with the lines of the official scores.txt
     (7a to 12 significant digits, 7b to 3 decimals).
     """
-    gold_path = gold if gold.exists() else resolve(str(gold))
-    gold_standard, _split = load_gold(gold_path, split)
-    output = read_system_output(preds, gold_standard.tweet_ids)
+    gold_standard = open_gold(gold, split).require_gold()
+    output = read_system_output(preds, gold_standard.tweet_ids, gold_standard.texts)
     report = score(gold_standard, output)
     _echo_warnings(report.warnings, all_warnings)
     if report.task7a is None and report.task7b is None:

@@ -6,33 +6,37 @@ from pathlib import Path
 
 import click
 
-from core.corpus import load_corpus
-from core.datasets import resolve
+from harness.commands.common import document_gold, open_gold
 from submissions import validate
+from submissions.validation import skipped_checks
 
 
 @click.command("validate")
 @click.argument("preds", type=click.Path(path_type=Path))
 @click.option(
     "--gold",
-    "corpus",
     required=True,
     type=click.Path(path_type=Path),
-    help="The ProfNER corpus holding the split's tweet texts: a zip or folder, or "
-    "'sample' / 'profner' as for --data elsewhere.",
+    help="The tweets the submission is for, as GOLD of 'harness score': a corpus "
+    "(zip, folder, 'sample', 'profner') or a folder or zip of gold TSVs.",
 )
 @click.option(
     "--split",
     default="valid",
     show_default=True,
-    help="The split the submission is for; it needs texts, not gold.",
+    help="The split of a --gold corpus the submission is for; it needs texts, not gold "
+    "(unused for gold TSVs).",
 )
 @click.pass_context
-def command(ctx: click.Context, preds: Path, corpus: Path, split: str) -> None:
+@document_gold
+def command(ctx: click.Context, preds: Path, gold: Path, split: str) -> None:
     """Check a submission against the tweets it is for, before uploading it.
 
     PREDS is what `harness score` accepts: a submission TSV, a folder or zip of TSVs
     (recognised by header), CodaLab zips, or brat .ann files named by tweet id.
+
+    GOLD is what `harness score` accepts: {gold}. Gold TSVs carry no tweet texts, so
+    against them the checks that need the texts are skipped, and a line says which.
 
     Prints one line per problem, `FILE:LINE: error|warning: message`, then a summary.
 
@@ -46,18 +50,26 @@ def command(ctx: click.Context, preds: Path, corpus: Path, split: str) -> None:
       rows of types that are not evaluated (ACTIVIDAD, FIGURATIVA), duplicated
       rows (the official scorer counts them twice), header spelling, empty lines.
 
+    \b
+    Examples:
+      harness validate preds/ --gold profner.zip             # the valid split
+      harness validate preds/task7b.zip --gold sample --split train
+      harness validate preds/ --gold gold/                   # a folder of gold TSVs
+
     Exit status: 1 when there is any error, 0 otherwise.
     """
-    corpus_path = corpus if corpus.exists() else resolve(str(corpus))
-    tweets = load_corpus(corpus_path, splits=[split]).split(split)
-    problems = validate(preds, tweets)
+    reference = open_gold(gold, split)
+    problems = validate(preds, reference)
     for problem in problems:
         click.echo(str(problem))
+    skipped = skipped_checks(reference)
+    if skipped is not None:
+        click.echo(f"{gold}: note: no tweet texts in gold TSVs; not checked: {skipped}")
     errors = sum(p.severity == "error" for p in problems)
     warnings = len(problems) - errors
     verdict = "not valid" if errors else "valid"
     click.echo(
         f"{preds}: {verdict}: {errors} error(s), {warnings} warning(s) "
-        f"against split '{split}' ({len(tweets)} tweets)"
+        f"against {reference.name} ({len(reference.tweet_ids)} tweets)"
     )
     ctx.exit(1 if errors else 0)
