@@ -232,7 +232,7 @@ def write_predictions(
 def score_written(folder: Path, corpus_path: Path, split: str) -> dict[str, Any]:
     """Score the written submission files exactly as ``harness score`` would."""
     gold, _ = load_gold(corpus_path, split)
-    report = score(gold, read_system_output(folder, gold.tweet_ids))
+    report = score(gold, read_system_output(folder, gold.tweet_ids, gold.texts))
     for note in report.warnings:
         log.warning("%s", note)
     return report.as_dict()
