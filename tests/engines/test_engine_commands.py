@@ -33,5 +33,5 @@ def test_predict_and_bench_take_the_engine(bert_model, tmp_path, engine):
     args += ["--precision", "int8", "--engine", "torch", "--engine", engine]
     result = runner.invoke(main, args)
     assert result.exit_code == 0, result.output
-    paths = [line.split("|")[4].strip() for line in result.output.splitlines()[2:6]]
+    paths = [line.split("|")[4].strip() for line in result.stdout.splitlines()[2:6]]
     assert paths == ["fp32", "int8", f"{engine} fp32", f"{engine} int8"]
