@@ -20,13 +20,22 @@ from typing import IO, Any
 from core.errors import HarnessError, first_line
 
 
+def _umask() -> int:
+    """The process's umask (read by setting it, then putting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
-    """Write ``data`` to ``path`` via a temporary file in the same folder and a rename."""
+    """Write ``data`` to ``path`` via a temporary file in the same folder and a rename;
+    the file gets the permissions the umask gives (mkstemp's are private)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
+            os.fchmod(handle.fileno(), 0o666 & ~_umask())
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
@@ -48,6 +57,7 @@ def atomic_output(path: str | os.PathLike[str]) -> Iterator[Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.fchmod(fd, 0o666 & ~_umask())
     os.close(fd)
     try:
         yield Path(tmp)
@@ -57,22 +67,123 @@ def atomic_output(path: str | os.PathLike[str]) -> Iterator[Path]:
         raise
 
 
+#: what the temporary folders of :func:`atomic_directory` are called, after the target's
+#: name: ``.NAME.harness-partial-XXXX`` (being built, or left by a killed command) and
+#: ``.NAME.harness-replaced-XXXX`` (an old folder on its way out)
+PARTIAL_TAG = "harness-partial"
+REPLACED_TAG = "harness-replaced"
+LOCK_SUFFIX = "harness-lock"
+
+
+def leftovers(path: Path) -> list[Path]:
+    """Temporary folders of killed commands that wrote ``path``: safe to delete while
+    ``path``'s lock is held, since no live command owns them then."""
+    return sorted(
+        p
+        for tag in (PARTIAL_TAG, REPLACED_TAG)
+        for p in path.parent.glob(f".{glob_escape(path.name)}.{tag}-*")
+        if p.is_dir() and not p.is_symlink()
+    )
+
+
+def glob_escape(name: str) -> str:
+    """``name`` with glob's special characters made literal."""
+    return "".join(f"[{c}]" if c in "*?[" else c for c in name)
+
+
+@contextmanager
+def folder_lock(path: Path) -> Iterator[None]:
+    """Hold ``.NAME.harness-lock`` beside ``path`` for the block: a second command
+    writing the same folder stops with one line instead of racing the first. The lock
+    dies with its process, so a killed command never leaves it held."""
+    import fcntl
+
+    lock = path.parent / f".{path.name}.{LOCK_SUFFIX}"
+    while True:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666 & ~_umask())
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise HarnessError(
+                f"{path}: another harness command is writing this folder now (lock {lock})"
+            ) from None
+        try:
+            same = os.fstat(fd).st_ino == os.stat(lock).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:  # not a lock file its last holder unlinked while we waited to open it
+            break
+        os.close(fd)
+    try:
+        yield
+    finally:
+        lock.unlink(missing_ok=True)
+        os.close(fd)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths in one step (Linux ``renameat2`` with ``RENAME_EXCHANGE``); False
+    where the system or the file system cannot."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    result = renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange)
+    return result == 0
+
+
+def _put_in_place(work: Path, path: Path) -> None:
+    """Move the finished ``work`` folder to ``path``. An existing ``path`` is swapped
+    with it in one step where the system can, so a kill at any moment leaves the old
+    folder or the new one whole at ``path``; elsewhere the old one is first renamed to a
+    ``harness-replaced`` name (then a kill between the two renames leaves it there)."""
+    if not path.exists() and not path.is_symlink():
+        try:
+            os.rename(work, path)  # fails if a folder with files appeared meanwhile
+            return
+        except OSError as err:
+            raise HarnessError(
+                f"{path}: appeared while it was being written ({err.strerror})"
+            ) from None
+    if _exchange(work, path):
+        shutil.rmtree(work)  # now the old folder
+        return
+    old = Path(tempfile.mkdtemp(prefix=f".{path.name}.{REPLACED_TAG}-", dir=path.parent))
+    os.rename(path, old / "old")
+    os.rename(work, path)
+    shutil.rmtree(old)
+
+
 @contextmanager
 def atomic_directory(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a new folder beside ``path`` to fill; it replaces ``path`` (and whatever was
     there) only if the block succeeds, so a failed or interrupted build leaves nothing
-    that looks complete."""
+    that looks complete. While the block runs ``path`` is locked against other commands;
+    leftovers of killed earlier builds of ``path`` are removed first."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    if path.exists() and not path.is_dir():
+        raise HarnessError(f"{path}: exists and is not a folder")
     try:
-        yield work
-        if path.exists():
-            shutil.rmtree(path)
-        work.rename(path)
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise HarnessError(f"{path.parent}: cannot make this folder ({err.strerror})") from None
+    with folder_lock(path):
+        for leftover in leftovers(path):
+            shutil.rmtree(leftover, ignore_errors=True)
+        work = Path(tempfile.mkdtemp(prefix=f".{path.name}.{PARTIAL_TAG}-", dir=path.parent))
+        work.chmod(0o777 & ~_umask())  # mkdtemp's folders are private
+        try:
+            yield work
+            _put_in_place(work, path)
+        except BaseException:
+            shutil.rmtree(work, ignore_errors=True)
+            raise
 
 
 def read_json_object(path: str | os.PathLike[str], what: str) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from core.corpus import Corpus, load_corpus
 from core.datasets import resolve
 from core.errors import HarnessError
 from core.fileio import atomic_directory, atomic_write_text, read_json_object
+from core.output_folders import check_output_folder, mark
 from core.seeding import seed_everything
 from core.system import System, config_from_dict, config_to_dict
 from core.tweets import EVALUATED_TYPES, Prediction, Tweet
@@ -109,9 +110,10 @@ def run(
     """Execute a run and return its folder; ``notify`` hears what was chosen for the user
     at the start (an encoder ``auto``), before the long steps."""
     out = Path(out) if out is not None else default_run_dir(settings.system)
-    if out.exists() and any(out.iterdir()) and not force:
-        raise HarnessError(f"{out}: run folder exists and is not empty (use --force to replace)")
+    inputs = [resolve(settings.data)]
+    check_output_folder(out, force=force, inputs=inputs)
     with atomic_directory(out) as work:
+        mark(work, "run")
         handler = logging.FileHandler(work / "run.log", encoding="utf-8")
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
         log.addHandler(handler)

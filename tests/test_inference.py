@@ -138,7 +138,8 @@ def test_predict_with_int8_from_the_cli(tmp_path):
     lookup = tmp_path / "lookup"
     args = ["run", "--system", "lookup", "--out", str(lookup), "--no-progress"]
     assert runner.invoke(main, args, catch_exceptions=False).exit_code == 0
-    args = ["predict", str(lookup / "model"), "--precision", "int8", "--out", str(out)]
+    args = ["predict", str(lookup / "model"), "--precision", "int8"]
+    args += ["--out", str(tmp_path / "lookup-int8")]
     refused = runner.invoke(main, args)
     assert refused.exit_code == 2
     assert "lookup: no int8 inference path" in refused.output

@@ -8,6 +8,8 @@ from pathlib import Path
 import click
 
 from core.datasets import resolve
+from core.fileio import atomic_directory
+from core.output_folders import check_output_folder, mark
 from core.system import AUTO, ENGINES, PRECISIONS
 from harness import registry
 from harness.commands.common import (
@@ -44,6 +46,11 @@ from harness.runner import check_predictions, score_written, summary_line, write
 )
 @all_types_option
 @progress_option()
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Replace --out if it holds files (only a folder a harness command made).",
+)
 def command(
     model: Path,
     data: str,
@@ -53,6 +60,7 @@ def command(
     engine: str,
     all_types: bool,
     progress: bool,
+    force: bool,
 ) -> None:
     """Predict a split with a saved model (a run's model/ folder) and write submissions.
 
@@ -65,6 +73,7 @@ def command(
       harness predict runs/final/model --data profner_test.zip --split test --out preds/
       harness predict runs/rnn/model --data profner.zip --split valid --precision int8 --out p/
     """
+    check_output_folder(out, force=force, inputs=[model, resolve(data)])
     system = registry.load_saved(model).use_precision(precision, engine)
     system.show_progress = progress
     if precision == AUTO:
@@ -75,7 +84,9 @@ def command(
     predictions = system.predict(chosen.tweets)
     seconds = time.perf_counter() - started
     check_predictions(predictions, chosen.tweets, system.name, system.config.types)
-    write_predictions(out, predictions, chosen.tweets)
+    with atomic_directory(out) as work:  # the old files stay until the new ones are whole
+        mark(work, "predict")
+        write_predictions(work, predictions, chosen.tweets)
     click.echo(f"{split}: {len(predictions)} tweets predicted in {seconds:.1f} s -> {out}")
     if chosen.has_gold:
         click.echo(f"{split}: {summary_line(score_written(out, resolve(data), split))}")

