@@ -42,12 +42,24 @@ def sha256_of(path: Path) -> str:
 def download(url: str, dest: Path, sha256: str, timeout: float = 60.0) -> Path:
     """Fetch ``url`` to ``dest`` unless a verified copy is there; verify before keeping it.
 
-    The file is written atomically, so an interrupted download leaves nothing behind.
+    The file is written atomically, so an interrupted download leaves nothing behind. A
+    cached copy that fails its checksum stays until a verified copy replaces it: offline,
+    a user keeps the file (perhaps only touched) rather than being left with nothing.
     """
-    if dest.exists():
-        if sha256_of(dest) == sha256:
-            return dest
-        dest.unlink()
+    stale = dest.exists()
+    if stale and sha256_of(dest) == sha256:
+        return dest
+    try:
+        return _fetch(url, dest, sha256, timeout)
+    except DownloadError as err:
+        if stale:
+            raise DownloadError(
+                f"{err}; the cached {dest} fails its checksum and was kept as it is"
+            ) from None
+        raise
+
+
+def _fetch(url: str, dest: Path, sha256: str, timeout: float) -> Path:
     with atomic_output(dest) as tmp:
         try:
             with urllib.request.urlopen(url, timeout=timeout) as response, open(tmp, "wb") as out:

@@ -72,6 +72,24 @@ def test_offline_is_one_clear_error(tmp_path):
         datasets.download(f"http://127.0.0.1:{port}/profner.zip", tmp_path / "p.zip", "0" * 64)
 
 
+def test_a_cached_copy_that_fails_its_checksum_is_kept_until_a_verified_one_replaces_it(
+    served_zip, tmp_path
+):
+    url, sha, _ = served_zip
+    target = tmp_path / "cache" / "profner.zip"
+    target.parent.mkdir()
+    target.write_bytes(b"the user's copy, touched")
+    with socket.socket() as sock:  # offline: a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        offline = f"http://127.0.0.1:{sock.getsockname()[1]}/profner.zip"
+    with pytest.raises(DownloadError, match="fails its checksum and was kept as it is"):
+        datasets.download(offline, target, sha)
+    assert target.read_bytes() == b"the user's copy, touched"
+    assert datasets.download(url, target, sha) == target  # online: replaced, verified
+    assert datasets.sha256_of(target) == sha
+    assert sorted(p.name for p in target.parent.iterdir()) == ["profner.zip"]
+
+
 def test_http_error(served_zip, tmp_path):
     url, sha, _ = served_zip
     with pytest.raises(DownloadError, match="HTTP 404"):
