@@ -110,7 +110,9 @@ def run(
     """Execute a run and return its folder; ``notify`` hears what was chosen for the user
     at the start (an encoder ``auto``), before the long steps."""
     out = Path(out) if out is not None else default_run_dir(settings.system)
-    inputs = [resolve(settings.data)]
+    # the corpus, and any option naming a file or folder (vectors, a gazetteer, a model)
+    named = [v for v in settings.options.values() if isinstance(v, str) and v]
+    inputs = [resolve(settings.data), *(Path(v) for v in named if Path(v).exists())]
     check_output_folder(out, force=force, inputs=inputs)
     with atomic_directory(out) as work:
         mark(work, "run")

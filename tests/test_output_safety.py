@@ -74,6 +74,13 @@ def test_force_never_replaces_home_or_an_input(tmp_path, monkeypatch, corpus_cop
     data = ["--data", str(corpus_copy)]
     refused(run_args(corpus_copy, "--force", *data), "which this command reads")
     refused(run_args(corpus_copy.parent, "--force", *data), "which this command reads")
+    run = tmp_path / "run"
+    assert CliRunner().invoke(main, run_args(run)).exit_code == 0
+    vectors = run / "vectors.txt"  # a run folder holding a file an option names
+    vectors.write_text("1 2\nmédico 0.1 0.2\n", encoding="utf-8")
+    before = snapshot(tmp_path)
+    rnn = ["run", "--system", "rnn", "-o", f"vectors={vectors}", "--out", str(run), "--force"]
+    refused(rnn, "which this command reads")
     assert snapshot(tmp_path) == before
 
 
