@@ -2,6 +2,9 @@
 and inference path, on a median-length and the longest valid tweet.
 
     pytest benchmarks/ --benchmark-json bench.json
+
+Each system's rows form a group of the benchmark table (one per tweet); the closing
+summary puts every path's median beside the same model's torch fp32.
 """
 
 from __future__ import annotations
@@ -9,35 +12,50 @@ from __future__ import annotations
 import pytest
 
 from benchmarks.conftest import (
+    ALL_PATHS,
+    NO_RUNS,
     enforce_targets,
     load,
+    path_id,
+    path_marks,
     target_ms,
     trained_runs,
 )
+from benchmarks.report import LATENCY
 from core.errors import HarnessError
-from core.system import TIMED_PRECISIONS
 from harness.benchmarking import is_untrained, model_folder, recorded_f1
 from systems.lookup import LookupSystem
-from systems.neural.inference import (
-    cpu_supports_bf16,
-    onnxruntime_available,
-    openvino_available,
-)
 
-#: (engine, precision) of every path timed; bf16 only where the CPU has it natively
-PATHS = [("torch", p) for p in TIMED_PRECISIONS]
-if cpu_supports_bf16():
-    PATHS.append(("torch", "bf16"))
-if onnxruntime_available():
-    PATHS += [("onnxruntime", "fp32"), ("onnxruntime", "int8")]
-if openvino_available():  # encoders only: the RNN's rows skip
-    PATHS += [("openvino", "int8")] + ([("openvino", "bf16")] if cpu_supports_bf16() else [])
-IDS = [f"{engine}-{precision}" for engine, precision in PATHS]
+#: the untrained full-size models, labelled as the summary names them
+MODELS = {"transformer": "transformer, BETO-sized", "rnn": "rnn, Table 3"}
+#: what ``-m quick`` times of each model: the baseline and the path a user gets by default
+QUICK_PATHS = {("torch", "fp32"), ("torch", "auto")}
 
 
-def record(benchmark, system, path, tweet, untrained: bool, parameters: int, machine: str):
+def full_size_params() -> list:
+    """(model, path, tweet) of every timed row; quick ones marked, impossible ones skip."""
+    return [
+        pytest.param(
+            name,
+            path,
+            kind,
+            id=f"{name}-{path_id(*path)}-{kind}",
+            marks=path_marks(*path, quick=path in QUICK_PATHS and kind == "median"),
+        )
+        for name in MODELS
+        for path in ALL_PATHS
+        for kind in ("median", "long")
+    ]
+
+
+def record(benchmark, system, model, path, kind, tweet, untrained, parameters, machine) -> None:
+    """What the table's group and the closing summary need, in ``extra_info``."""
     engine, precision = path
+    benchmark.group = f"latency: {model}, {kind} tweet"
     benchmark.extra_info.update(
+        section=LATENCY,
+        model=model,
+        tweet=kind,
         system=system.name,
         parameters=parameters,
         engine=engine,
@@ -56,10 +74,8 @@ def fast_enough(benchmark, name: str) -> None:
         assert benchmark.stats.stats.median * 1000 <= target
 
 
-@pytest.mark.parametrize("kind", ["median", "long"])
-@pytest.mark.parametrize("path", PATHS, ids=IDS)
-@pytest.mark.parametrize("name", ["transformer", "rnn"])
-def test_full_size_architecture(benchmark, reference_folders, tweets, machine, name, path, kind):
+@pytest.mark.parametrize(("name", "path", "kind"), full_size_params())
+def test_untrained(benchmark, reference_folders, tweets, machine, name, path, kind):
     """Untrained full-size architectures: latency does not depend on weight values."""
     folder = reference_folders[name]
     try:
@@ -68,22 +84,38 @@ def test_full_size_architecture(benchmark, reference_folders, tweets, machine, n
         pytest.skip(str(err))
     tweet = tweets[kind]
     parameters = load(folder, "fp32").parameter_count()
-    record(benchmark, system, path, tweet, True, parameters, machine)
+    record(benchmark, system, MODELS[name], path, kind, tweet, True, parameters, machine)
     benchmark.pedantic(system.predict, args=([tweet],), rounds=30, warmup_rounds=3)
     if kind == "median" and path == ("torch", "int8"):
         fast_enough(benchmark, name)
 
 
-@pytest.mark.parametrize("kind", ["median", "long"])
+@pytest.mark.parametrize(
+    "kind", [pytest.param("median", marks=pytest.mark.quick), pytest.param("long")]
+)
 def test_lookup(benchmark, corpus, tweets, machine, kind):
+    """The dictionary system: no neural path, so no ratio to fp32."""
     system = LookupSystem().fit(corpus.gold_split("train").tweets)
-    record(benchmark, system, ("torch", "fp32"), tweets[kind], False, 0, machine)
-    benchmark.extra_info["parameters"] = system.parameter_count()
+    path = ("python", "fp32")
+    record(benchmark, system, "lookup", path, kind, tweets[kind], False, 0, machine)
+    benchmark.extra_info.update(parameters=system.parameter_count(), label="dictionary")
     benchmark.pedantic(system.predict, args=([tweets[kind]],), rounds=50, warmup_rounds=3)
 
 
-@pytest.mark.parametrize("path", PATHS, ids=IDS)
-@pytest.mark.parametrize("run", trained_runs(), ids=str)
+def trained_params() -> list:
+    """(run, path) of each trained run named in HARNESS_BENCH_RUNS; without any, one row
+    that skips saying how to name them (not pytest's 'got empty parameter set')."""
+    runs = trained_runs()
+    if not runs:
+        return [pytest.param(None, None, id="no-runs", marks=pytest.mark.skip(reason=NO_RUNS))]
+    return [
+        pytest.param(run, path, id=f"{run.name}-{path_id(*path)}", marks=path_marks(*path))
+        for run in runs
+        for path in ALL_PATHS
+    ]
+
+
+@pytest.mark.parametrize(("run", "path"), trained_params())
 def test_trained_run(benchmark, tweets, machine, run, path):
     """Trained models named in HARNESS_BENCH_RUNS (run folders), median tweet."""
     folder = model_folder(run)
@@ -92,6 +124,10 @@ def test_trained_run(benchmark, tweets, machine, run, path):
     except HarnessError as err:  # e.g. int8 for an RNN on onnxruntime: no such path
         pytest.skip(str(err))
     parameters = load(folder, "fp32").parameter_count()
-    record(benchmark, system, path, tweets["median"], is_untrained(folder), parameters, machine)
+    model = f"{system.name}, {run.name}"
+    tweet = tweets["median"]
+    record(
+        benchmark, system, model, path, "median", tweet, is_untrained(folder), parameters, machine
+    )
     benchmark.extra_info["recorded_valid_f1"] = recorded_f1(run)
-    benchmark.pedantic(system.predict, args=([tweets["median"]],), rounds=30, warmup_rounds=3)
+    benchmark.pedantic(system.predict, args=([tweet],), rounds=30, warmup_rounds=3)

@@ -1,7 +1,11 @@
 """Batching (one ``predict`` over many tweets, length-sorted batches inside, against one
 call per tweet), the peak memory of a predictor, and behind ``--bench-long`` the
 throughput over all train + valid tweets and the harness predictor against the Hugging
-Face token-classification pipeline on the same BERT-base-sized encoder."""
+Face token-classification pipeline on the same BERT-base-sized encoder.
+
+Peak memory is a size, not a timing: it is no pytest-benchmark row (its 10 s of process
+start would read as a latency) but a figure of the closing summary and of the JSON's
+``peak_memory``."""
 
 from __future__ import annotations
 
@@ -20,13 +24,11 @@ from benchmarks.conftest import (
     TARGET_THROUGHPUT,
     enforce_targets,
     load,
+    path_marks,
 )
+from benchmarks.report import BATCHING, PIPELINE, THROUGHPUT, PeakMemory, path_label
 from core.system import TIMED_PRECISIONS
-from systems.neural.inference import (
-    cpu_supports_bf16,
-    onnxruntime_available,
-    openvino_available,
-)
+from systems.neural.inference import cpu_supports_bf16
 
 #: tweets of the batching benchmark: enough for full batches, few enough for minutes
 BATCHING_TWEETS = 128
@@ -41,6 +43,7 @@ def test_batched_predict_against_one_call_per_tweet(
     tweets = corpus.split("valid").tweets[:BATCHING_TWEETS]
     system = load(reference_folders[name], "fp32")
     system.predict(tweets[:4])
+    benchmark.group = "batching: one predict() over many tweets"
     started = time.perf_counter()
     for tweet in tweets:
         system.predict([tweet])
@@ -48,6 +51,7 @@ def test_batched_predict_against_one_call_per_tweet(
     benchmark.pedantic(system.predict, args=(tweets,), rounds=1, iterations=1)
     batched = len(tweets) / benchmark.stats.stats.mean
     benchmark.extra_info.update(
+        section=BATCHING,
         system=name,
         tweets=len(tweets),
         batch_size=system.config.predict_batch_size,
@@ -68,7 +72,9 @@ def test_batched_predict_against_one_call_per_tweet(
 def test_batch_throughput(benchmark, corpus, reference_folders, machine, name, precision):
     everything = corpus.gold_split("train").tweets + corpus.gold_split("valid").tweets
     system = load(reference_folders[name], precision)
+    benchmark.group = "throughput: all train + valid tweets"
     benchmark.extra_info.update(
+        section=THROUGHPUT,
         system=name,
         precision=precision,
         parameters=load(reference_folders[name], "fp32").parameter_count(),
@@ -93,7 +99,10 @@ def test_single_tweet_harness_vs_hf_pipeline(
 ):
     """Same BERT-base-sized encoder and tokenizer; fp32 both sides."""
     tweet = tweets["median"]
-    benchmark.extra_info.update(predictor=predictor, tweet_characters=len(tweet.text), cpu=machine)
+    benchmark.group = "harness against the HF pipeline"
+    benchmark.extra_info.update(
+        section=PIPELINE, predictor=predictor, tweet_characters=len(tweet.text), cpu=machine
+    )
     if predictor == "harness":
         system = load(reference_folders["transformer"], "fp32")
         benchmark.pedantic(system.predict, args=([tweet],), rounds=30, warmup_rounds=3)
@@ -128,16 +137,20 @@ PEAK_SCRIPT = textwrap.dedent(
 
 
 #: the predictors whose memory is measured: PyTorch's paths, and each engine's fastest
-MEMORY_PATHS = [("torch", p) for p in TIMED_PRECISIONS]
-if onnxruntime_available():
-    MEMORY_PATHS.append(("onnxruntime", "int8"))
-if openvino_available():
-    MEMORY_PATHS.append(("openvino", "bf16" if cpu_supports_bf16() else "int8"))
+#: (on this CPU kind); an engine that is not installed skips, saying so
+MEMORY_PATHS = [
+    *(("torch", p) for p in TIMED_PRECISIONS),
+    ("onnxruntime", "int8"),
+    ("openvino", "bf16" if cpu_supports_bf16() else "int8"),
+]
 
 
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux /proc")
-@pytest.mark.parametrize("path", MEMORY_PATHS, ids=[f"{e}-{p}" for e, p in MEMORY_PATHS])
-def test_transformer_predictor_peak_memory(benchmark, reference_folders, tweets, machine, path):
+@pytest.mark.parametrize(
+    "path",
+    [pytest.param(p, id=f"{p[0]}-{p[1]}", marks=path_marks(*p)) for p in MEMORY_PATHS],
+)
+def test_transformer_predictor_peak_memory(reference_folders, tweets, record_peak_memory, path):
     """Peak resident memory of a fresh process that loads the model and predicts once
     (an engine's export made beforehand: a user converts once, then predicts)."""
     engine, precision = path
@@ -146,18 +159,15 @@ def test_transformer_predictor_peak_memory(benchmark, reference_folders, tweets,
         load(folder, precision, engine)  # fills the export cache
     command = [sys.executable, "-c", PEAK_SCRIPT, str(folder), precision, tweets["long"].text]
     command.append(engine)
-
-    def run() -> int:
-        out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
-        return json.loads(out.strip().splitlines()[-1])["peak_bytes"]
-
-    peak = benchmark.pedantic(run, rounds=1, iterations=1)
-    benchmark.extra_info.update(
-        engine=engine,
-        precision=precision,
-        cpu=machine,
-        peak_megabytes=round(peak / 2**20, 1),
-        target_megabytes=TARGET_PEAK_BYTES // 2**20,
+    out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    peak = json.loads(out.strip().splitlines()[-1])["peak_bytes"]
+    record_peak_memory(
+        PeakMemory(
+            model="BETO-sized transformer",
+            path=path_label(engine, precision),
+            megabytes=round(peak / 2**20, 1),
+            target_megabytes=TARGET_PEAK_BYTES // 2**20,
+        )
     )
     if enforce_targets():
         assert peak < TARGET_PEAK_BYTES
