@@ -230,25 +230,79 @@ def is_zip_path(path: str | os.PathLike[str]) -> bool:
     return path.is_file() and (path.suffix.lower() == ".zip" or zipfile.is_zipfile(path))
 
 
+#: how much a zip may expand to in all, in MiB; a zip bomb of a megabyte expands to
+#: gigabytes, and members are read whole (a corpus of 8,000 tweets unzips to 2 MiB)
+MAX_UNZIPPED_MIB = 2048
+#: the highest compression ratio accepted for a member of over 1 MiB: text compresses
+#: ten- or twentyfold, a zip bomb a thousandfold
+MAX_ZIP_RATIO = 200
+#: environment variables that raise the two limits (``harness --max-unzipped-mib`` and
+#: ``--max-zip-ratio`` set them) for genuine huge corpora
+UNZIPPED_VARIABLE = "HARNESS_MAX_UNZIPPED_MIB"
+RATIO_VARIABLE = "HARNESS_MAX_ZIP_RATIO"
+
+
+def _limit(variable: str, default: float) -> float:
+    raw = os.environ.get(variable, "")
+    try:
+        return float(raw) if raw else default
+    except ValueError:
+        raise HarnessError(f"{variable}={raw!r}: expected a number") from None
+
+
+def check_zip_size(archive: zipfile.ZipFile, where: str) -> None:
+    """Refuse a zip whose members, as its directory declares them, would expand beyond
+    the limits; the declared sizes bound what reading a member returns, so a header that
+    lies cannot get past this either."""
+    budget = _limit(UNZIPPED_VARIABLE, MAX_UNZIPPED_MIB) * (1 << 20)
+    ratio = _limit(RATIO_VARIABLE, MAX_ZIP_RATIO)
+    total = 0
+    for info in archive.infolist():
+        total += info.file_size
+        expansion = info.file_size / max(info.compress_size, 1)
+        if info.file_size > 1 << 20 and expansion > ratio:
+            raise HarnessError(
+                f"{where}:{info.filename}: expands {expansion:.0f}-fold (limit {ratio:g}; "
+                f"a zip bomb?); raise it with {RATIO_VARIABLE} or harness --max-zip-ratio"
+            )
+        if total > budget:
+            raise HarnessError(
+                f"{where}: expands to over {budget / (1 << 20):g} MiB; raise the limit with "
+                f"{UNZIPPED_VARIABLE} or harness --max-unzipped-mib"
+            )
+
+
 def open_zip(source: str | os.PathLike[str] | IO[bytes], where: str) -> zipfile.ZipFile:
-    """Open a zip for reading, or stop with one line ``WHERE: not a zip file``.
+    """Open a zip for reading, or stop with one line ``WHERE: not a zip file``; a zip
+    beyond the size limits stops here too (:func:`check_zip_size`).
 
     Every reader that accepts a zip (corpus, gold, submissions, zips inside a
     submission folder) opens it here, so they all say the same thing about a bad one.
     """
     try:
-        return zipfile.ZipFile(source)
+        archive = zipfile.ZipFile(source)
     except (zipfile.BadZipFile, EOFError):
         raise HarnessError(f"{where}: {NOT_A_ZIP}") from None
     except OSError as err:
         raise HarnessError(f"{where}: cannot read ({err.strerror or first_line(err)})") from None
+    try:
+        check_zip_size(archive, where)
+    except HarnessError:
+        archive.close()
+        raise
+    return archive
 
 
 def read_zip_member(archive: zipfile.ZipFile, name: str, where: str) -> bytes:
     """A member's bytes, or one line naming it when the zip is damaged inside (a bad
-    CRC or a cut-off compressed stream passes the opening but fails here)."""
+    CRC or a cut-off compressed stream passes the opening but fails here), encrypted, or
+    compressed by a method Python cannot read."""
     try:
         return archive.read(name)
+    except NotImplementedError as err:  # a RuntimeError too, so caught first
+        raise HarnessError(f"{where}: unsupported zip member ({first_line(err)})") from None
+    except RuntimeError as err:  # zipfile's word for an encrypted member
+        raise HarnessError(f"{where}: cannot read zip member ({first_line(err)})") from None
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as err:
         raise HarnessError(f"{where}: damaged zip member ({first_line(err)})") from None
 

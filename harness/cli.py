@@ -7,11 +7,13 @@ stderr (``harness: error: ...``) and exit code 2, never a traceback.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 import click
 
 from core.errors import HarnessError
+from core.fileio import MAX_UNZIPPED_MIB, MAX_ZIP_RATIO, RATIO_VARIABLE, UNZIPPED_VARIABLE
 from harness import __version__
 
 #: sub-command name -> module under harness.commands; imported only when used, so
@@ -96,7 +98,21 @@ def _missing_extra(name: str, extra: str, err: ModuleNotFoundError) -> click.Com
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="harness")
-def main() -> None:
+@click.option(
+    "--max-unzipped-mib",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Refuse a zip (corpus, gold, submission) that expands beyond this many MiB "
+    f"(default {MAX_UNZIPPED_MIB}; also {UNZIPPED_VARIABLE}).",
+)
+@click.option(
+    "--max-zip-ratio",
+    type=click.FloatRange(min=1),
+    default=None,
+    help=f"Refuse a zip member of over 1 MiB compressed more than this many times "
+    f"(a zip bomb; default {MAX_ZIP_RATIO}; also {RATIO_VARIABLE}).",
+)
+def main(max_unzipped_mib: float | None, max_zip_ratio: float | None) -> None:
     """Train, score, package and benchmark NER systems for shared tasks.
 
     Built around ProfNER (SMM4H 2021 Task 7: professions in Spanish COVID-19 tweets):
@@ -110,3 +126,8 @@ def main() -> None:
       harness score preds/ gold/           # score submission files exactly as CodaLab
       harness validate preds/ --gold gold/ # check a submission before uploading it
     """
+    # the readers check the limits where they open a zip, deep below the commands
+    if max_unzipped_mib is not None:
+        os.environ[UNZIPPED_VARIABLE] = f"{max_unzipped_mib:g}"
+    if max_zip_ratio is not None:
+        os.environ[RATIO_VARIABLE] = f"{max_zip_ratio:g}"

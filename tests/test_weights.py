@@ -3,6 +3,8 @@ that do not fit the model."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 from safetensors.torch import save_file
@@ -56,6 +58,23 @@ def test_truncated_and_garbage_files_are_one_line_errors(tmp_path):
         copy_weights(small_model(), path)
     path.write_bytes(b"\x05\x00\x00\x00\x00\x00\x00\x00{nope")
     with pytest.raises(HarnessError, match="cannot load model"):
+        copy_weights(small_model(), path)
+
+
+def test_a_header_that_lies_is_refused_before_anything_is_allocated(tmp_path):
+    """A 1 MB file whose header claims gigabytes must not get them allocated."""
+    path = tmp_path / "w.safetensors"
+    path.write_bytes((2**62).to_bytes(8, "little") + b"{}" + bytes(1 << 20))
+    with pytest.raises(HarnessError, match=r"header claims 4611686018427387904 bytes"):
+        copy_weights(small_model(), path)
+    save_file(small_model().state_dict(), str(path))
+    data = path.read_bytes()
+    size = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8 : 8 + size])
+    header["0.weight"]["data_offsets"] = [0, 6 << 30]  # 6 GB claimed
+    raw = json.dumps(header).encode()
+    path.write_bytes(len(raw).to_bytes(8, "little") + raw + data[8 + size :] + bytes(1 << 20))
+    with pytest.raises(HarnessError, match=r"0.weight lies at bytes 0-6442450944 of \d+"):
         copy_weights(small_model(), path)
 
 

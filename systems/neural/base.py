@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from abc import abstractmethod
 from collections.abc import Callable, Sequence
@@ -129,8 +130,17 @@ def copy_weights(model: torch.nn.Module, weights: Path) -> None:
 
     try:
         with open(weights, "rb") as stream:
+            size = os.fstat(stream.fileno()).st_size
             header_size = int.from_bytes(stream.read(8), "little")
+            if header_size > size - 8:  # checked before reading: the length may be 2**62
+                raise HarnessError(
+                    f"{where}: cannot load model ({weights.name}: its header claims "
+                    f"{header_size} bytes of a {size}-byte file)"
+                )
+            data_size = size - 8 - header_size
             header = json.loads(stream.read(header_size))
+            if not isinstance(header, dict):
+                raise ValueError("the header is not a JSON object")
             header.pop("__metadata__", None)
             missing = sorted(target.keys() - header.keys())
             unexpected = sorted(header.keys() - target.keys())
@@ -146,10 +156,18 @@ def copy_weights(model: torch.nn.Module, weights: Path) -> None:
                     raise unfit(
                         f"{key}: {tuple(entry['shape'])} saved, {tuple(tensor.shape)} built"
                     )
+                expected = tensor.numel() * saved_dtype.itemsize
+                # checked before allocating: offsets may claim gigabytes of a small file
+                if not 0 <= begin <= end <= data_size:
+                    raise HarnessError(
+                        f"{where}: cannot load model ({weights.name}: {key} lies at bytes "
+                        f"{begin}-{end} of {data_size}: truncated, or a header that lies)"
+                    )
+                if end - begin != expected:
+                    raise unfit(f"{key}: {end - begin} bytes saved, {expected} built")
                 raw = bytearray(end - begin)
                 stream.seek(8 + header_size + begin)
-                expected = tensor.numel() * saved_dtype.itemsize
-                if stream.readinto(raw) != len(raw) or len(raw) != expected:
+                if stream.readinto(raw) != len(raw):
                     raise HarnessError(f"{where}: cannot load model ({weights.name} truncated)")
                 if raw:
                     with torch.no_grad():
