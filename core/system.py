@@ -24,7 +24,7 @@ import pydantic
 
 from core import __version__
 from core.errors import HarnessError
-from core.fileio import atomic_write_text
+from core.fileio import atomic_write_text, read_json_object
 from core.tweets import EVALUATED_TYPES, Prediction, Tweet
 
 SYSTEM_FILE = "system.json"
@@ -142,12 +142,13 @@ def read_system_file(folder: Path) -> dict[str, Any]:
     path = folder / SYSTEM_FILE
     if not path.is_file():
         raise HarnessError(f"{folder}: not a saved model folder (no {SYSTEM_FILE})")
-    try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise HarnessError(f"{path}: unreadable ({err})") from None
-    if not isinstance(meta, dict) or "system" not in meta:
+    meta = read_json_object(path, "saved model file")
+    if "system" not in meta:
         raise HarnessError(f"{path}: missing the 'system' field")
+    if not isinstance(meta["system"], str):
+        raise HarnessError(f"{path}: 'system' must be a system's name, not {meta['system']!r:.40}")
+    if not isinstance(meta.get("config", {}), dict):
+        raise HarnessError(f"{path}: 'config' must be an object of options")
     return meta
 
 

@@ -12,7 +12,7 @@ import importlib
 from importlib.metadata import entry_points
 from pathlib import Path
 
-from core.errors import HarnessError
+from core.errors import HarnessError, first_line
 from core.system import System, read_system_file
 
 ENTRY_POINT_GROUP = "harness.systems"
@@ -60,4 +60,13 @@ def get(name: str) -> type[System]:
 def load_saved(folder: str | Path) -> System:
     """Load any saved model folder, finding its system from ``system.json``."""
     meta = read_system_file(Path(folder))
-    return get(meta["system"]).load(folder)
+    system = get(meta["system"])
+    try:
+        return system.load(folder)
+    except (OSError, ValueError, TypeError, KeyError, AttributeError) as err:
+        # the systems check the files they know; anything odd they did not foresee in a
+        # model folder (a user's or an attacker's) still ends in one line, not a traceback
+        raise HarnessError(
+            f"{folder}: cannot load the saved {meta['system']} model "
+            f"({type(err).__name__}: {first_line(err)})"
+        ) from None

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from core.errors import HarnessError
+from core.errors import HarnessError, first_line
 from core.fileio import atomic_write_text
 from core.system import System, SystemConfig
 from core.tokenization import Token, tokenize
@@ -147,8 +147,10 @@ class LookupSystem(System):
             entries = {tuple(r["tokens"]): r["type"] for r in rows}
         except FileNotFoundError:
             raise HarnessError(f"{path}: missing; the lookup model cannot be loaded") from None
-        except (json.JSONDecodeError, KeyError, TypeError) as err:
-            raise HarnessError(f"{path}: malformed dictionary ({err})") from None
+        except OSError as err:
+            raise HarnessError(f"{path}: cannot read ({err.strerror})") from None
+        except (ValueError, KeyError, TypeError) as err:  # not JSON, not UTF-8, odd rows
+            raise HarnessError(f"{path}: malformed dictionary ({first_line(err)})") from None
         system = cls(config)
         system.entries = entries
         return system
