@@ -295,8 +295,10 @@ class HfTokenClassificationSystem(System):
             raise HarnessError(f"{folder}: cannot load model ({MODEL_FOLDER}/config.json missing)")
         system.tokenizer = load_tokenizer(str(source))
         try:
+            # a saved model is safetensors only: a pytorch_model.bin put in its place is a
+            # pickle, and unpickling one can run code
             model = AutoModelForTokenClassification.from_pretrained(
-                str(source), dtype=torch.float32
+                str(source), dtype=torch.float32, use_safetensors=True
             )
         except LOAD_ERRORS as err:
             raise load_error(str(source), err) from None

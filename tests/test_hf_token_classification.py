@@ -143,3 +143,18 @@ def test_unusable_folders_stop_with_one_line(encoder, corpus, tmp_path):
 
     with pytest.raises(HarnessError, match="not trained or loaded"):
         make(encoder).predict(corpus.split("valid").tweets)
+
+
+def test_a_pickle_in_place_of_the_weights_is_never_opened(encoder, corpus, tmp_path):
+    """Unpickling can run code: a saved model loads from safetensors or not at all."""
+    from safetensors.torch import load_file
+
+    system = make(encoder).fit(corpus.split("train").tweets[:4])
+    system.save(tmp_path / "model")
+    weights = tmp_path / "model" / "model"
+    state = load_file(weights / "model.safetensors")
+    (weights / "model.safetensors").unlink()
+    torch.save(state, weights / "pytorch_model.bin")
+    with pytest.raises(HarnessError, match="cannot load model") as caught:
+        registry.load_saved(tmp_path / "model")
+    assert "\n" not in str(caught.value)
