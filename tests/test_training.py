@@ -735,7 +735,7 @@ def test_training_tweets_per_train_on():
 def test_run_folder_handling(tmp_path, monkeypatch):
     seen: dict[str, Any] = {}
 
-    def fake_run_into(work: Path, settings: RunSettings, progress: bool) -> None:
+    def fake_run_into(work: Path, settings: RunSettings, progress: bool, notify) -> None:
         seen.update(work=work, progress=progress)
         (work / "metrics.json").write_text("{}")
 
@@ -743,9 +743,10 @@ def test_run_folder_handling(tmp_path, monkeypatch):
     out = tmp_path / "a" / "b" / "run"
     assert runner.run(RunSettings("lookup"), out) == out
     assert seen["progress"] is True
-    assert seen["work"].parent == out.parent and seen["work"].name.startswith(".run.")
-    assert sorted(p.name for p in out.iterdir()) == ["metrics.json", "run.log"]
-    with pytest.raises(HarnessError, match="run folder exists and is not empty"):
+    assert seen["work"].parent == out.parent
+    assert seen["work"].name.startswith(".run.harness-partial-")
+    assert sorted(p.name for p in out.iterdir()) == [".harness-output", "metrics.json", "run.log"]
+    with pytest.raises(HarnessError, match="exists and is not empty"):
         runner.run(RunSettings("lookup"), out)
     (out / "old.txt").write_text("x")
     runner.run(RunSettings("lookup"), out, force=True, progress=False)

