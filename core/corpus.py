@@ -20,14 +20,24 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from core.display import shown
 from core.errors import HarnessError
 from core.fileio import Bundle, stem
-from core.tweets import EVALUATED_TYPES, Span, Tweet
+from core.tweets import ALL_PROFNER_TYPES, EVALUATED_TYPES, Span, Tweet, check_tweet_id
 
 #: Splits in the order they are listed and processed.
 KNOWN_SPLITS = ("train", "valid", "test", "background")
 TSV_7B_HEADER = ("tweet_id", "begin", "end", "type", "extraction")
 TSV_7A_HEADER = ("tweet_id", "label")
+
+
+@dataclass(frozen=True)
+class GoldRow:
+    """Where a gold entity was read: its file and 1-based line."""
+
+    where: str
+    line: int
+    span: Span
 
 
 @dataclass
@@ -39,6 +49,10 @@ class Split:
     has_gold: bool
     #: Entities dropped by the type filter, by type.
     dropped_types: Counter[str] = field(default_factory=Counter)
+    #: Gold rows the type filter dropped whose type is none the corpus is known to hold
+    #: (``PROFESION\0``, a typo): each changes the gold count without being meant to,
+    #: so the scorer warns about every one (ACTIVIDAD and FIGURATIVA are expected).
+    unknown_type_rows: list[GoldRow] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.tweets)
@@ -128,6 +142,8 @@ def _read_split(bundle: Bundle, root: str, name: str, keep: tuple[str, ...] | No
     text_files = [n for n in bundle.children(f"{root}txt-files/{name}") if n.endswith(".txt")]
     if not text_files:
         raise HarnessError(f"{bundle.where(f'{root}txt-files/{name}')}: no .txt files")
+    for n in text_files:
+        check_tweet_id(stem(n), bundle.where(n))
     texts = {stem(n): bundle.read_text(n) for n in text_files}
 
     labels_name = f"{root}subtask-1/{name}.tsv"
@@ -142,16 +158,22 @@ def _read_split(bundle: Bundle, root: str, name: str, keep: tuple[str, ...] | No
         spans = None
 
     dropped: Counter[str] = Counter()
+    unknown: list[GoldRow] = []
     tweets = []
     for tweet_id in sorted(texts):
         tweet_spans = None
         if spans is not None:
-            all_spans = spans.get(tweet_id, [])
+            rows = spans.get(tweet_id, [])
             if keep is None:
-                tweet_spans = tuple(all_spans)
+                tweet_spans = tuple(row.span for row in rows)
             else:
-                tweet_spans = tuple(s for s in all_spans if s.type in keep)
-                dropped.update(s.type for s in all_spans if s.type not in keep)
+                tweet_spans = tuple(row.span for row in rows if row.span.type in keep)
+                dropped.update(row.span.type for row in rows if row.span.type not in keep)
+                unknown += [
+                    row
+                    for row in rows
+                    if row.span.type not in keep and row.span.type not in ALL_PROFNER_TYPES
+                ]
         label = labels.get(tweet_id) if labels is not None else None
         tweets.append(Tweet(tweet_id, texts[tweet_id], label, tweet_spans))
     if labels is not None:
@@ -159,10 +181,14 @@ def _read_split(bundle: Bundle, root: str, name: str, keep: tuple[str, ...] | No
         if unlabelled:
             raise HarnessError(
                 f"{bundle.where(labels_name)}: no label for {len(unlabelled)} tweet(s) of "
-                f"txt-files/{name}, e.g. {unlabelled[0]}"
+                f"txt-files/{name}, e.g. {shown(unlabelled[0])}"
             )
     return Split(
-        name, tweets, has_gold=labels is not None or spans is not None, dropped_types=dropped
+        name,
+        tweets,
+        has_gold=labels is not None or spans is not None,
+        dropped_types=dropped,
+        unknown_type_rows=sorted(unknown, key=lambda row: (row.where, row.line)),
     )
 
 
@@ -197,11 +223,11 @@ def _read_7a_gold(bundle: Bundle, name: str, texts: dict[str, str]) -> dict[str,
     for number, (tweet_id, label) in _tsv_rows(bundle, name, TSV_7A_HEADER):
         tweet_id, label = tweet_id.strip(), label.strip()
         if tweet_id not in texts:
-            raise HarnessError(f"{where}:{number}: tweet {tweet_id} has no text file")
+            raise HarnessError(f"{where}:{number}: tweet {shown(tweet_id)} has no text file")
         if label not in ("0", "1"):
             raise HarnessError(f"{where}:{number}: label must be 0 or 1, got {label!r}")
         if tweet_id in labels:
-            raise HarnessError(f"{where}:{number}: tweet {tweet_id} labelled twice")
+            raise HarnessError(f"{where}:{number}: tweet {shown(tweet_id)} labelled twice")
         labels[tweet_id] = int(label)
     return labels
 
@@ -218,14 +244,14 @@ def _checked_span(text: str, begin: str, end: str, etype: str, where: str) -> Sp
     return Span(b, e, etype)
 
 
-def _read_7b_gold_tsv(bundle: Bundle, name: str, texts: dict[str, str]) -> dict[str, list[Span]]:
+def _read_7b_gold_tsv(bundle: Bundle, name: str, texts: dict[str, str]) -> dict[str, list[GoldRow]]:
     where = bundle.where(name)
-    spans: dict[str, list[Span]] = {}
+    spans: dict[str, list[GoldRow]] = {}
     for number, fields in _tsv_rows(bundle, name, TSV_7B_HEADER):
         tweet_id, begin, end, etype = (f.strip() for f in fields[:4])
         extraction = fields[4]
         if tweet_id not in texts:
-            raise HarnessError(f"{where}:{number}: tweet {tweet_id} has no text file")
+            raise HarnessError(f"{where}:{number}: tweet {shown(tweet_id)} has no text file")
         if begin == "-" and end == "-":
             spans.setdefault(tweet_id, [])
             continue
@@ -236,19 +262,22 @@ def _read_7b_gold_tsv(bundle: Bundle, name: str, texts: dict[str, str]) -> dict[
                 f"{where}:{number}: extraction {extraction!r} differs from the text at "
                 f"{span.begin}-{span.end} ({text[span.begin : span.end]!r})"
             )
-        spans.setdefault(tweet_id, []).append(span)
+        spans.setdefault(tweet_id, []).append(GoldRow(where, number, span))
     return spans
 
 
-def _read_7b_gold_brat(bundle: Bundle, folder: str, texts: dict[str, str]) -> dict[str, list[Span]]:
-    spans: dict[str, list[Span]] = {}
+def _read_7b_gold_brat(
+    bundle: Bundle, folder: str, texts: dict[str, str]
+) -> dict[str, list[GoldRow]]:
+    spans: dict[str, list[GoldRow]] = {}
     for name in bundle.children(folder):
         if not name.endswith(".ann"):
             continue
         tweet_id = stem(name)
+        where = bundle.where(name)
         if tweet_id not in texts:
-            raise HarnessError(f"{bundle.where(name)}: tweet {tweet_id} has no text file")
-        spans[tweet_id] = parse_brat(bundle.read_text(name), texts[tweet_id], bundle.where(name))
+            raise HarnessError(f"{where}: tweet {shown(tweet_id)} has no text file")
+        spans[tweet_id] = _brat_rows(bundle.read_text(name), texts[tweet_id], where)
     return spans
 
 
@@ -258,6 +287,11 @@ def parse_brat(ann: str, text: str, where: str) -> list[Span]:
     Other annotation kinds (attributes, relations, notes) are ignored. Discontinuous
     spans (``B E;B E``) have no TSV equivalent and are rejected with their line.
     """
+    return [row.span for row in _brat_rows(ann, text, where)]
+
+
+def _brat_rows(ann: str, text: str, where: str) -> list[GoldRow]:
+    """:func:`parse_brat` keeping each span's line, for warnings about dropped rows."""
     spans = []
     for number, line in enumerate(ann.split("\n"), start=1):
         line = line.rstrip("\r")
@@ -277,5 +311,5 @@ def parse_brat(ann: str, text: str, where: str) -> list[Span]:
                 f"{where}:{number}: mention {parts[2]!r} differs from the text at "
                 f"{span.begin}-{span.end} ({text[span.begin : span.end]!r})"
             )
-        spans.append(span)
+        spans.append(GoldRow(where, number, span))
     return spans

@@ -310,7 +310,10 @@ def read_zip_member(archive: zipfile.ZipFile, name: str, where: str) -> bytes:
 class Bundle:
     """A read-only view of a folder or a zip file: relative POSIX names to bytes.
 
-    Lets every reader accept "a folder or a zip" without two code paths.
+    Lets every reader accept "a folder or a zip" without two code paths. A folder's
+    symbolic links are followed only while they stay inside it: a corpus or a
+    submission folder holding a link to ``~/.ssh/id_rsa`` must not hand that file to a
+    reader (which may quote its first line in a warning, or pack it into ``brat.zip``).
     """
 
     def __init__(self, path: str | os.PathLike[str]):
@@ -319,15 +322,36 @@ class Bundle:
             raise HarnessError(f"{self.path}: no such file or folder")
         self._zip: zipfile.ZipFile | None = None
         if self.path.is_dir():
-            self._names = sorted(
-                p.relative_to(self.path).as_posix() for p in self.path.rglob("*") if p.is_file()
-            )
+            self._names = self._folder_names()
         elif is_zip_path(self.path):
             self._zip = open_zip(self.path, str(self.path))
             self._names = sorted(i.filename for i in self._zip.infolist() if not i.is_dir())
         else:
             raise HarnessError(f"{self.path}: neither a folder nor a zip file")
         self._name_set = set(self._names)
+
+    def _folder_names(self) -> list[str]:
+        """The folder's files, as ``rglob`` listed them (files and links to files;
+        linked folders are not entered), refusing a link whose target lies outside."""
+        from core.display import shown
+
+        inside = self.path.resolve()
+        names = []
+        for folder, _subfolders, files in os.walk(self.path):
+            for file in files:
+                path = Path(folder) / file
+                if not path.is_file():
+                    continue  # a broken link, a socket: nothing to read, as before
+                name = path.relative_to(self.path).as_posix()
+                if path.is_symlink():
+                    target = path.resolve()
+                    if not target.is_relative_to(inside):
+                        raise HarnessError(
+                            f"{self.where(name)}: a symbolic link out of {self.path} (to "
+                            f"{shown(str(target))}); refused, links must stay inside the folder"
+                        )
+                names.append(name)
+        return sorted(names)
 
     @property
     def is_zip(self) -> bool:
@@ -338,8 +362,14 @@ class Bundle:
         return list(self._names)
 
     def where(self, name: str) -> str:
-        """A human-readable location of a member for error messages."""
-        return f"{self.path}:{name}" if self._zip is not None else str(self.path / name)
+        """A human-readable location of a member for error messages; a name holding a
+        control or invisible character is shown escaped (:func:`core.display.shown`),
+        so it can neither break the message's line nor drive the terminal."""
+        from core.display import shown
+
+        if name.isprintable():
+            return f"{self.path}:{name}" if self._zip is not None else str(self.path / name)
+        return f"{self.path}{':' if self._zip is not None else '/'}{shown(name)}"
 
     def exists(self, name: str) -> bool:
         return name in self._name_set

@@ -9,10 +9,37 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from core.display import control_character, shown
+from core.errors import HarnessError
+
 #: The entity types ProfNER evaluates; the gold also holds ACTIVIDAD and FIGURATIVA.
 EVALUATED_TYPES: tuple[str, ...] = ("PROFESION", "SITUACION_LABORAL")
 #: Every entity type present in the ProfNER gold standard.
 ALL_PROFNER_TYPES: tuple[str, ...] = (*EVALUATED_TYPES, "ACTIVIDAD", "FIGURATIVA")
+
+
+def check_tweet_id(tweet_id: str, where: str) -> None:
+    """Refuse an id that a submission TSV cannot carry, with one line naming ``where``.
+
+    Ids become the first column of every submission row. A tab or newline in one (a
+    tweet file named ``12<TAB>34.txt``) splits the row and corrupts the file the scorer
+    reads; other control and invisible characters make rows that cannot be told apart
+    from another tweet's by eye; and blanks at either end are stripped by the official
+    scorer, so the row could never match its tweet. Better to stop when reading.
+    """
+    bad = control_character(tweet_id)
+    if bad is not None:
+        raise HarnessError(
+            f"{where}: tweet id {shown(tweet_id)} holds a control character ({bad}); "
+            "a submission TSV cannot carry it"
+        )
+    if tweet_id != tweet_id.strip():
+        raise HarnessError(
+            f"{where}: tweet id {tweet_id!r} begins or ends with a blank, which the "
+            "official scorer strips, so its rows could never match"
+        )
+    if not tweet_id:
+        raise HarnessError(f"{where}: empty tweet id")
 
 
 @dataclass(frozen=True, order=True)

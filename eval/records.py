@@ -75,3 +75,6 @@ class SystemOutput:
     labels: LabelTable | None = None
     entities: EntityTable | None = None
     notes: list[Note] = field(default_factory=list)
+    #: The file the 7b rows came from (the TSV, or the folder of ``.ann`` files), for
+    #: notes about them; ``None`` means ``source``.
+    entities_source: str | None = None

@@ -94,7 +94,13 @@ def official_lines(report: ScoreReport) -> list[str]:
     return lines
 
 
-_ROW = "  {:<34}{:>7}{:>7}{:>7}{:>11}{:>9}{:>9}"
+#: The table's header; the first column holds the metric's name.
+_HEADER = ("", "TP", "FP", "FN", "Precision", "Recall", "F1")
+#: The narrowest each column is drawn (the widths of an everyday table); a column grows
+#: past it to fit its widest cell with two blanks before it, so that counts in the
+#: hundreds of millions (a submission repeating a row) never run into each other.
+_MIN_WIDTHS = (34, 7, 7, 7, 11, 9, 9)
+_GAP = 2
 _DESCRIPTIONS = {
     "strict": "strict",
     "relaxed": "relaxed (official, bug-compatible)",
@@ -102,37 +108,57 @@ _DESCRIPTIONS = {
 }
 
 
-def _row(name: str, m: Metric) -> str:
-    return _ROW.format(
-        name, m.tp, m.fp, m.fn, f"{m.precision:.4f}", f"{m.recall:.4f}", f"{m.f1:.4f}"
+def _cells(name: str, m: Metric) -> tuple[str, ...]:
+    return (
+        name,
+        str(m.tp),
+        str(m.fp),
+        str(m.fn),
+        f"{m.precision:.4f}",
+        f"{m.recall:.4f}",
+        f"{m.f1:.4f}",
     )
 
 
+def _render(rows: list[tuple[str, ...]], widths: list[int]) -> str:
+    """One table line per row of cells: the name left-aligned, figures right-aligned."""
+    lines = []
+    for name, *figures in rows:
+        cells = (cell.rjust(width) for cell, width in zip(figures, widths[1:], strict=True))
+        lines.append("  " + name.ljust(widths[0]) + "".join(cells))
+    return "\n".join(lines)
+
+
 def format_table(report: ScoreReport) -> str:
-    """A plain-text table of every figure of the report, four decimals."""
-    header = _ROW.format("", "TP", "FP", "FN", "Precision", "Recall", "F1")
-    blocks = []
+    """A plain-text table of every figure of the report, four decimals.
+
+    Column widths come from the data (never below :data:`_MIN_WIDTHS`), and one set of
+    widths serves both sub-tasks, so their columns line up.
+    """
+    blocks: list[tuple[str, list[tuple[str, ...]]]] = []
     if report.task7a is not None:
         blocks.append(
-            "\n".join(
-                [
-                    "Task 7a: tweet classification (positive class)",
-                    header,
-                    _row("class 1", report.task7a),
-                ]
+            (
+                "Task 7a: tweet classification (positive class)",
+                [_HEADER, _cells("class 1", report.task7a)],
             )
         )
     if report.task7b is not None:
         ner = report.task7b
-        lines = [
-            f"Task 7b: entity recognition ({ner.gold_entities} gold, "
-            f"{ner.predicted_entities} predicted entities)",
-            header,
-        ]
-        lines += [_row(_DESCRIPTIONS[name], ner.metric(name)) for name in NER_METRICS]
+        rows = [_HEADER] + [_cells(_DESCRIPTIONS[name], ner.metric(name)) for name in NER_METRICS]
         for etype, metrics in ner.per_type.items():
-            lines += [_row(f"{etype} {name}", metrics[name]) for name in PER_TYPE_METRICS]
-        blocks.append("\n".join(lines))
-    if not blocks:
+            rows += [_cells(f"{etype} {name}", metrics[name]) for name in PER_TYPE_METRICS]
+        title = (
+            f"Task 7b: entity recognition ({ner.gold_entities} gold, "
+            f"{ner.predicted_entities} predicted entities)"
+        )
+        blocks.append((title, rows))
+    every_row = [row for _title, rows in blocks for row in rows]
+    widths = [
+        max([minimum] + [len(row[column]) + (_GAP if column else 0) for row in every_row])
+        for column, minimum in enumerate(_MIN_WIDTHS)
+    ]
+    rendered = [f"{title}\n{_render(rows, widths)}" for title, rows in blocks]
+    if not rendered:
         return "nothing scored"
-    return "\n\n".join(blocks)
+    return "\n\n".join(rendered)

@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from core.corpus import Split
+from core.display import shown
 from core.errors import HarnessError
-from core.tweets import EVALUATED_TYPES, Prediction
+from core.tweets import ALL_PROFNER_TYPES, EVALUATED_TYPES, Prediction
 from eval.matching import (
     official_counts,
     official_relaxed_match,
@@ -25,7 +26,7 @@ from eval.matching import (
 from eval.metrics import Metric, classification_metric, ner_metric
 from eval.records import EntityTable, GoldStandard, LabelTable, Note, SystemOutput
 from eval.report import NerScores, ScoreReport
-from eval.tsv import entity_from_columns
+from eval.tsv import entity_from_columns, type_hint
 
 #: Missing 7a predictions are counted as this label (see :func:`score_7a`).
 MISSING_LABEL = 0
@@ -102,7 +103,68 @@ def score(gold: GoldStandard, output: SystemOutput) -> ScoreReport:
             notes.append(Note(output.source, None, "7b predictions not scored: no 7b gold"))
         else:
             report.task7b = score_7b(gold.entities, output.entities, gold.tweet_ids)
+            notes += duplicate_notes(gold.entities, output, gold.tweet_ids, report.task7b.strict)
     return report
+
+
+def duplicate_notes(
+    gold: EntityTable, output: SystemOutput, tweet_ids: Sequence[str], strict: Metric
+) -> list[Note]:
+    """One note when the 7b predictions repeat rows: how many, and the strict F1 the
+    predictions are worth without the copies.
+
+    The official scorer counted every copy (one more TP each, for a copy of a correct
+    row), so one correct row pasted a million times scored strict F1 1.000. The
+    official figure must stay what CodaLab printed; this note keeps it from misleading.
+    A duplicate is a row with the same tweet, offsets and type as an earlier one (the
+    scorer never read the extraction column).
+    """
+    pred = output.entities or {}
+    unique = {tweet_id: list(dict.fromkeys(rows)) for tweet_id, rows in pred.items()}
+    copies = sum(len(rows) for rows in pred.values()) - sum(len(rows) for rows in unique.values())
+    if not copies:
+        return []
+    without = ner_metric(*official_counts(gold, unique, tweet_ids, strict_match))
+    return [
+        Note(
+            output.entities_source or output.source,
+            None,
+            f"{copies} duplicate 7b row(s) (same tweet, offsets and type as an earlier row) "
+            f"counted again, as the official scorer did: strict F1 {strict.f1:.3f}, without "
+            f"them {without.f1:.3f} ('harness validate' lists each)",
+        )
+    ]
+
+
+def _dropped_gold_notes(split: Split, source: str) -> list[Note]:
+    """A note for every gold row dropped for a type the corpus is not known to hold.
+
+    ACTIVIDAD and FIGURATIVA rows are dropped as the task intends; a row typed
+    ``PROFESION\\0`` or ``PROFESSION`` is dropped too, by the same rule, but silently it
+    would shrink the gold and raise every recall, so each one is said, with its line.
+    """
+    notes = [
+        Note(
+            row.where,
+            row.line,
+            f"gold type {row.span.type!r} is not evaluated{type_hint(row.span.type)}; row "
+            "dropped, so the gold count leaves it out",
+        )
+        for row in split.unknown_type_rows
+    ]
+    for tweet in split.tweets:  # a split read with every type keeps them until here
+        for span in tweet.spans or ():
+            if span.type not in ALL_PROFNER_TYPES:
+                notes.append(
+                    Note(
+                        source,
+                        None,
+                        f"tweet {shown(tweet.id)}: gold type {span.type!r} is not evaluated"
+                        f"{type_hint(span.type)}; entity dropped, so the gold count leaves it "
+                        "out",
+                    )
+                )
+    return notes
 
 
 def gold_from_split(split: Split, source: str | None = None) -> GoldStandard:
@@ -119,11 +181,13 @@ def gold_from_split(split: Split, source: str | None = None) -> GoldStandard:
         for t in tweets:
             kept = (entity_from_columns(str(s.begin), str(s.end), s.type)[0] for s in t.spans or ())
             entities[t.id] = [e for e in kept if e is not None]
+    source = source or f"split '{split.name}'"
     return GoldStandard(
-        source=source or f"split '{split.name}'",
+        source=source,
         tweet_ids=tuple(t.id for t in tweets),
         labels=labels,
         entities=entities,
+        notes=_dropped_gold_notes(split, source) if entities is not None else [],
         texts={t.id: t.text for t in tweets},
     )
 
@@ -145,25 +209,33 @@ def output_from_predictions(
     for prediction in predictions:
         tweet_id = prediction.tweet_id.strip()
         if tweet_id not in known:
-            notes.append(Note(source, None, f"tweet {tweet_id} is not in the split; skipped"))
+            notes.append(
+                Note(source, None, f"tweet {shown(tweet_id)} is not in the split; skipped")
+            )
             continue
         label = str(prediction.label)
         if label not in ("0", "1"):
             notes.append(
                 Note(
-                    source, None, f"tweet {tweet_id}: label must be 0 or 1, got {label!r}; skipped"
+                    source,
+                    None,
+                    f"tweet {shown(tweet_id)}: label must be 0 or 1, got {label!r}; skipped",
                 )
             )
         else:
             if tweet_id in labels:
                 notes.append(
-                    Note(source, None, f"tweet {tweet_id} predicted again; the later label is used")
+                    Note(
+                        source,
+                        None,
+                        f"tweet {shown(tweet_id)} predicted again; the later label is used",
+                    )
                 )
             labels[tweet_id] = int(label)
         for span in prediction.spans:
             entity, reason = entity_from_columns(str(span.begin), str(span.end), span.type.strip())
             if reason is not None:
-                notes.append(Note(source, None, f"tweet {tweet_id}: {reason}"))
+                notes.append(Note(source, None, f"tweet {shown(tweet_id)}: {reason}"))
             if entity is not None:
                 entities[tweet_id].append(entity)
     return SystemOutput(source=source, labels=labels, entities=entities, notes=notes)

@@ -11,10 +11,12 @@ submission scores here exactly as it did on CodaLab.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Collection, Iterator, Mapping, Sequence
 
 from core.corpus import TSV_7A_HEADER, TSV_7B_HEADER
-from core.tweets import EVALUATED_TYPES
+from core.display import CONTROL_CATEGORIES, shown
+from core.tweets import ALL_PROFNER_TYPES, EVALUATED_TYPES
 from eval.records import Entity, EntityTable, LabelTable, Note
 
 TASK_7A = "7a"
@@ -30,6 +32,9 @@ _HEADERS = {
 _FIELDS = {TASK_7A: len(TSV_7A_HEADER), TASK_7B: len(TSV_7B_HEADER)}
 #: What Python 2's ``int()`` accepted from a stripped field (the scorer ran on Python 2).
 _INTEGER = re.compile(r"[+-]?[0-9]+")
+#: Types the ProfNER gold holds but the task does not evaluate: a gold file's rows of
+#: these are dropped as expected, without a warning each.
+KNOWN_UNEVALUATED = tuple(t for t in ALL_PROFNER_TYPES if t not in EVALUATED_TYPES)
 
 
 def detect_task(first_line: str) -> str | None:
@@ -77,15 +82,27 @@ def entity_from_columns(begin: str, end: str, etype: str) -> tuple[Entity | None
     if begin == end == etype == NO_ENTITY:
         return None, None
     if etype not in EVALUATED_TYPES:
-        hint = ""
-        normalised = etype.upper().replace(" ", "_").replace("-", "_")
-        if normalised in EVALUATED_TYPES:
-            hint = f" (did you mean {normalised}?)"
         evaluated = ", ".join(EVALUATED_TYPES)
-        return None, f"type {etype!r} is not evaluated ({evaluated}){hint}; row ignored"
+        return None, f"type {etype!r} is not evaluated ({evaluated}){type_hint(etype)}; row ignored"
     if not (_INTEGER.fullmatch(begin) and _INTEGER.fullmatch(end)):
         return None, f"offsets must be integers, got {begin!r} {end!r}; row skipped"
     return Entity(int(begin), int(end), etype), None
+
+
+def type_hint(etype: str) -> str:
+    """`` (did you mean PROFESION?)`` when ``etype`` is an evaluated type misspelt by
+    case, blanks or hyphens, or hidden behind invisible characters, else ``""``.
+
+    ``PROFESION\\0`` prints like ``PROFESION`` on most terminals, so without the hint a
+    warning about it reads as nonsense.
+    """
+    visible = "".join(c for c in etype if unicodedata.category(c) not in CONTROL_CATEGORIES)
+    if visible != etype and visible in EVALUATED_TYPES:
+        return f" (did you mean {visible}? it differs by invisible characters)"
+    normalised = visible.strip().upper().replace(" ", "_").replace("-", "_")
+    if normalised in EVALUATED_TYPES:
+        return f" (did you mean {normalised}?)"
+    return ""
 
 
 def span_outside_text(entity: Entity, text: str) -> bool:
@@ -119,6 +136,8 @@ def parse_7b(
     source: str,
     tweet_ids: Collection[str],
     texts: Mapping[str, str] | None = None,
+    *,
+    quiet_types: Collection[str] = (),
 ) -> tuple[EntityTable, list[Note]]:
     """Read a 7b TSV (gold or prediction) into per-tweet entity lists.
 
@@ -127,6 +146,10 @@ def parse_7b(
     scorer counted a duplicated prediction twice. With the tweets' ``texts`` (a corpus
     split), rows whose span lies outside their text are still counted but reported in
     one note, because the official scorer counted them in silence.
+
+    Every row dropped for its type gets a note, except rows of ``quiet_types``: a gold
+    file passes :data:`KNOWN_UNEVALUATED`, the types the ProfNER gold is known to hold,
+    so that what remains are the rows that change the gold count by surprise.
     """
     known = set(tweet_ids)
     table: EntityTable = {tweet_id: [] for tweet_id in tweet_ids}
@@ -141,10 +164,12 @@ def parse_7b(
         if tweet_id == "tweet_id":
             continue
         if tweet_id not in known:
-            notes.append(Note(source, number, f"tweet {tweet_id} is not in the split; row skipped"))
+            notes.append(
+                Note(source, number, f"tweet {shown(tweet_id)} is not in the split; row skipped")
+            )
             continue
         entity, reason = entity_from_columns(begin, end, etype)
-        if reason is not None:
+        if reason is not None and etype not in quiet_types:
             notes.append(Note(source, number, reason))
         if entity is not None:
             table[tweet_id].append(entity)
@@ -174,7 +199,9 @@ def parse_7a(text: str, source: str, tweet_ids: Collection[str]) -> tuple[LabelT
         if tweet_id == "tweet_id":
             continue
         if tweet_id not in known:
-            notes.append(Note(source, number, f"tweet {tweet_id} is not in the split; row skipped"))
+            notes.append(
+                Note(source, number, f"tweet {shown(tweet_id)} is not in the split; row skipped")
+            )
             continue
         if label not in ("0", "1"):
             notes.append(Note(source, number, f"label must be 0 or 1, got {label!r}; row skipped"))
@@ -184,7 +211,8 @@ def parse_7a(text: str, source: str, tweet_ids: Collection[str]) -> tuple[LabelT
                 Note(
                     source,
                     number,
-                    f"tweet {tweet_id} labelled again (first at line {first_line[tweet_id]}); "
+                    f"tweet {shown(tweet_id)} labelled again (first at line "
+                    f"{first_line[tweet_id]}); "
                     "the later label is used",
                 )
             )

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from core.display import shown
 from core.tweets import Span
 from eval.records import EntityTable, Note
 from eval.tsv import entity_from_columns, numbered_lines, outside_text_notes, span_outside_text
@@ -78,7 +79,9 @@ def entities_from_ann(
     notes: list[Note] = []
     for tweet_id, where, text in files:
         if tweet_id not in table:
-            notes.append(Note(where, None, f"tweet {tweet_id} is not in the split; file skipped"))
+            notes.append(
+                Note(where, None, f"tweet {shown(tweet_id)} is not in the split; file skipped")
+            )
             continue
         rows, row_notes = read_ann(text, where)
         notes += row_notes

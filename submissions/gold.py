@@ -14,9 +14,18 @@ from pathlib import Path
 from core.corpus import Split, load_corpus
 from core.errors import HarnessError
 from core.fileio import Bundle, is_zip_path
+from core.tweets import check_tweet_id
 from eval.records import GoldStandard, Note
 from eval.scoring import gold_from_split
-from eval.tsv import TASK_7A, TASK_7B, listed_tweet_ids, parse_7a, parse_7b
+from eval.tsv import (
+    KNOWN_UNEVALUATED,
+    TASK_7A,
+    TASK_7B,
+    listed_tweet_ids,
+    numbered_lines,
+    parse_7a,
+    parse_7b,
+)
 from submissions.sources import collect_task_files
 
 
@@ -116,12 +125,26 @@ def _gold_from_tsvs(path: str | os.PathLike[str]) -> GoldStandard:
     tweet_ids = listed_tweet_ids(defining.text, task)
     if not tweet_ids:
         raise HarnessError(f"{defining.where}: the gold lists no tweets")
+    _check_listed_ids(defining.where, defining.text, tweet_ids)
     notes: list[Note] = list(files.notes)
     gold = GoldStandard(source=str(path), tweet_ids=tuple(tweet_ids), notes=notes)
     if task7a is not None:
         gold.labels, found = parse_7a(task7a.text, task7a.where, tweet_ids)
         notes += found
     if task7b is not None:
-        gold.entities, found = parse_7b(task7b.text, task7b.where, tweet_ids)
+        gold.entities, found = parse_7b(
+            task7b.text, task7b.where, tweet_ids, quiet_types=KNOWN_UNEVALUATED
+        )
         notes += found
     return gold
+
+
+def _check_listed_ids(where: str, text: str, tweet_ids: list[str]) -> None:
+    """Refuse gold TSVs whose tweet ids hold control characters, naming the first such
+    row: here they define the tweets, as text file names do in a corpus, and are held
+    to the same rule (:func:`core.tweets.check_tweet_id`)."""
+    listed = set(tweet_ids)
+    for number, row in numbered_lines(text):
+        tweet_id = row.split("\t", 1)[0].strip()
+        if tweet_id in listed:
+            check_tweet_id(tweet_id, f"{where}:{number}")

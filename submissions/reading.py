@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Collection, Mapping
 
+from core.display import shown
 from core.errors import HarnessError
 from eval.records import EntityTable, LabelTable, Note, SystemOutput
 from eval.tsv import TASK_7A, TASK_7B, parse_7a, parse_7b
@@ -37,6 +38,7 @@ def system_output_from_files(
     notes: list[Note] = list(files.notes)
     labels: LabelTable | None = None
     entities: EntityTable | None = None
+    entities_source: str | None = None
     task7a = files.single(TASK_7A)
     if task7a is not None:
         labels, found = parse_7a(task7a.text, task7a.where, tweet_ids)
@@ -44,6 +46,7 @@ def system_output_from_files(
     task7b = files.single(TASK_7B)
     if task7b is not None:
         entities, found = parse_7b(task7b.text, task7b.where, tweet_ids, texts)
+        entities_source = task7b.where
         notes += found
         if files.ann and not _ann_agrees(files, entities, tweet_ids):
             notes.append(
@@ -61,11 +64,24 @@ def system_output_from_files(
         )
         notes += found
     if labels is None and entities is None:
+        # the warnings are never printed when this stops the command: say the first here
+        more = len(files.notes) - 1
+        ignored = (
+            f"; ignored: {files.notes[0]}{f' (and {more} more)' if more else ''}"
+            if files.notes
+            else ""
+        )
         raise HarnessError(
             f"{files.source}: no submission found (a 7a or 7b TSV starting with its header, "
-            "or brat .ann files named by tweet id)"
+            f"or brat .ann files named by tweet id){ignored}"
         )
-    return SystemOutput(source=files.source, labels=labels, entities=entities, notes=notes)
+    return SystemOutput(
+        source=files.source,
+        labels=labels,
+        entities=entities,
+        notes=notes,
+        entities_source=entities_source,
+    )
 
 
 def _ann_agrees(files: TaskFiles, entities: EntityTable, tweet_ids: Collection[str]) -> bool:
@@ -88,7 +104,7 @@ def _refuse_duplicate_ann(files: TaskFiles) -> None:
     for ann in files.ann:
         if ann.stem in seen:
             raise HarnessError(
-                f"{files.source}: two different .ann files for tweet {ann.stem}: "
+                f"{files.source}: two different .ann files for tweet {shown(ann.stem)}: "
                 f"{seen[ann.stem]} and {ann.where}"
             )
         seen[ann.stem] = ann.where

@@ -8,7 +8,8 @@ brat ``.ann`` files are recognised by their extension and named by tweet id.
 Collecting never raises on a bad file inside PREDS: it records located errors and notes,
 so the scorer can stop at the first error while the validator reports them all. PREDS
 itself missing, or named ``*.zip`` without being one, stops at once: there is nothing
-inside to report on.
+inside to report on. A zip member whose path leaves the zip (``../task7b.tsv``) is never
+read, and said so: ignored in silence, it would make a submission score 0 unexplained.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import NamedTuple
 
+from core.display import shown
 from core.errors import HarnessError
 from core.fileio import Bundle, is_zip_path, open_zip, read_zip_member
 from eval.records import Note
@@ -87,8 +90,32 @@ def _ignored(name: str) -> bool:
     return any(part.startswith((".", "_")) for part in PurePosixPath(name).parts)
 
 
-#: A relevant file as (where, name, container, bytes), or a located error.
-_Found = tuple[str, str, str | None, bytes] | Note
+def _leaves_zip(name: str) -> bool:
+    """True for a zip member path that would land outside the folder it is unpacked
+    into: absolute, with a drive letter, or with a ``..`` part (either separator)."""
+    path = PurePosixPath(name.replace("\\", "/"))
+    return path.is_absolute() or ".." in path.parts or (len(name) > 1 and name[1] == ":")
+
+
+class _Warning(NamedTuple):
+    """A located remark found while walking, that does not make PREDS unusable."""
+
+    note: Note
+
+
+def _outside_zip_warning(where: str, name: str) -> _Warning:
+    return _Warning(
+        Note(
+            f"{where}:{shown(name)}",
+            None,
+            "its path leads out of the zip ('..' or absolute); ignored -- CodaLab reads "
+            "the submission file at the zip root",
+        )
+    )
+
+
+#: A relevant file as (where, name, container, bytes), a located error, or a warning.
+_Found = tuple[str, str, str | None, bytes] | Note | _Warning
 
 
 def _walk(path: Path) -> Iterator[_Found]:
@@ -99,6 +126,9 @@ def _walk(path: Path) -> Iterator[_Found]:
     with Bundle(path) as bundle:
         container = str(path) if bundle.is_zip else None
         for name in bundle.names():
+            if bundle.is_zip and _leaves_zip(name):
+                yield _outside_zip_warning(str(path), name)
+                continue
             suffix = PurePosixPath(name).suffix.lower()
             if _ignored(name) or suffix not in _RELEVANT_SUFFIXES:
                 continue
@@ -119,12 +149,15 @@ def _walk_nested_zip(where: str, data: bytes) -> Iterator[_Found]:
         return
     with archive:
         for info in archive.infolist():
+            if not info.is_dir() and _leaves_zip(info.filename):
+                yield _outside_zip_warning(where, info.filename)
+                continue
             suffix = PurePosixPath(info.filename).suffix.lower()
             if info.is_dir() or _ignored(info.filename) or suffix in ("", ".zip"):
                 continue  # one level of nesting is enough for CodaLab zips
             if suffix not in _RELEVANT_SUFFIXES:
                 continue
-            member = f"{where}:{info.filename}"
+            member = f"{where}:{shown(info.filename)}"
             try:
                 yield member, info.filename, where, read_zip_member(archive, info.filename, member)
             except HarnessError as err:
@@ -156,7 +189,9 @@ def collect_task_files(path: str | os.PathLike[str]) -> TaskFiles:
         raise HarnessError(f"{path}: no such file or folder")
     found = TaskFiles(source=str(path))
     for item in _walk(path):
-        if isinstance(item, Note):
+        if isinstance(item, _Warning):
+            found.notes.append(item.note)
+        elif isinstance(item, Note):
             found.errors.append(item)
         else:
             _sort_file(found, *item)

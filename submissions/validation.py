@@ -1,11 +1,12 @@
 """Check a submission before uploading it: every problem, located, with a severity.
 
 The official scorer forgives a lot silently (unknown types, bad rows, missing tweets
-are just not counted), so a broken submission still "scores", only lower. This module
-is the strict counterpart: *errors* are things that lose points or break the upload
-(wrong offsets, misspelt types such as ``SITUACION LABORAL``, unknown or missing
-tweets); *warnings* are harmless to the score but probably unintended (rows of types
-the task does not evaluate, duplicated rows, which the scorer counts twice).
+are just not counted), so a broken submission still "scores", only lower -- or, with
+duplicated rows, higher than it is worth. This module is the strict counterpart:
+*errors* are things that change the score or break the upload (wrong offsets, misspelt
+types such as ``SITUACION LABORAL``, unknown or missing tweets, duplicated rows, which
+the scorer counts once per copy); *warnings* are harmless to the score but probably
+unintended (rows of types the task does not evaluate, header spelling, empty lines).
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ from dataclasses import dataclass
 from typing import Literal
 
 from core.corpus import Split
+from core.display import shown
 from core.tweets import ALL_PROFNER_TYPES, EVALUATED_TYPES
 from eval.records import Note
-from eval.tsv import NO_ENTITY, TASK_7A, TASK_7B, numbered_lines
+from eval.tsv import NO_ENTITY, TASK_7A, TASK_7B, numbered_lines, type_hint
 from submissions.brat import read_ann
 from submissions.formats import HEADER_7A, HEADER_7B, tsv_safe
 from submissions.gold import Reference
@@ -32,6 +34,8 @@ _INTEGER = re.compile(r"[0-9]+")
 TEXT_CHECKS = "span inside the tweet's text, extraction (brat: mention) equal to the text"
 #: Tweet id -> text, ``None`` where the text is unknown; the keys are the universe.
 Tweets = Mapping[str, str | None]
+#: Why a duplicated 7b row is an error: the scorer does not ignore it, it counts it.
+DUPLICATE_EFFECT = "the official scorer counts every copy, so the score misleads"
 
 
 @dataclass(frozen=True)
@@ -98,6 +102,10 @@ def validate(preds: str | os.PathLike[str], against: Split | Reference) -> list[
     files = collect_task_files(preds)
     problems = [Problem.from_note(n, "error") for n in files.errors]
     problems += [Problem.from_note(n, "warning") for n in files.notes]
+    if isinstance(against, Reference) and against.gold is not None:
+        # what reading the gold found (a gold row dropped for an unknown type changes
+        # the gold count): the submission is judged against that gold
+        problems += [Problem.from_note(n, "warning") for n in against.gold.notes]
     if files.empty and not files.errors:
         problems.append(
             Problem(
@@ -207,7 +215,8 @@ def check_7a(file: SourceFile, tweets: Tweets, universe: str) -> list[Problem]:
             found.error(number, f"label must be 0 or 1, got {label!r}")
         if tweet_id in first_seen:
             found.error(
-                number, f"tweet {tweet_id} listed again (first at line {first_seen[tweet_id]})"
+                number,
+                f"tweet {shown(tweet_id)} listed again (first at line {first_seen[tweet_id]})",
             )
         first_seen.setdefault(tweet_id, number)
     missing = [tweet_id for tweet_id in tweets if tweet_id not in first_seen]
@@ -226,11 +235,10 @@ def _check_type(found: _Findings, line: int, etype: str) -> None:
     if etype in ALL_PROFNER_TYPES:
         found.warning(line, f"type {etype} is not evaluated; the official scorer ignores the row")
         return
-    hint = ""
-    normalised = etype.upper().replace(" ", "_").replace("-", "_")
-    if normalised in EVALUATED_TYPES:
-        hint = f" (did you mean {normalised}?)"
-    found.error(line, f"unknown type {etype!r}{hint}; the official scorer silently drops the row")
+    found.error(
+        line,
+        f"unknown type {etype!r}{type_hint(etype)}; the official scorer silently drops the row",
+    )
 
 
 def _check_offsets(
@@ -283,10 +291,7 @@ def check_7b(file: SourceFile, tweets: Tweets, universe: str) -> list[Problem]:
         if offsets is not None:
             key = (tweet_id, *offsets, etype)
             if key in first_seen:
-                found.warning(
-                    number,
-                    f"duplicate of line {first_seen[key]}; the official scorer counts it twice",
-                )
+                found.error(number, f"duplicate of line {first_seen[key]}; {DUPLICATE_EFFECT}")
             first_seen.setdefault(key, number)
     return found.problems
 
@@ -301,7 +306,7 @@ def check_brat(files: Iterable[SourceFile], tweets: Tweets, universe: str) -> li
         if tweet_id in first_file:
             found.error(
                 None,
-                f"a second, different .ann file for tweet {tweet_id} "
+                f"a second, different .ann file for tweet {shown(tweet_id)} "
                 f"(first: {first_file[tweet_id]})",
             )
         first_file.setdefault(tweet_id, file.where)
@@ -320,7 +325,7 @@ def check_brat(files: Iterable[SourceFile], tweets: Tweets, universe: str) -> li
             if offsets is not None:
                 key = (*offsets, row.type)
                 if key in seen:
-                    found.warning(row.line, f"duplicate of line {seen[key]}; it would count twice")
+                    found.error(row.line, f"duplicate of line {seen[key]}; {DUPLICATE_EFFECT}")
                 seen.setdefault(key, row.line)
         problems += sorted(found.problems, key=lambda p: p.line or 0)
     return problems

@@ -23,9 +23,10 @@ import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from core.display import shown
 from core.errors import HarnessError
 from core.fileio import atomic_write_bytes
-from core.tweets import Prediction
+from core.tweets import Prediction, check_tweet_id
 from submissions.brat import render_ann
 from submissions.formats import (
     HEADER_7A,
@@ -80,31 +81,35 @@ def check_predictions(predictions: Sequence[Prediction], texts: Mapping[str, str
     """Refuse predictions that would make an invalid submission, with a one-line reason.
 
     Every tweet of ``texts`` needs exactly one prediction (7a lists every tweet), labels
-    are 0 or 1, and spans lie inside their text (the extraction column needs it).
+    are 0 or 1, spans lie inside their text (the extraction column needs it), and ids
+    hold no tab, newline or other control character (each would corrupt its row; the
+    corpus reader refuses them already, this guards predictions made elsewhere).
     """
     seen: set[str] = set()
     for prediction in predictions:
         tweet_id = prediction.tweet_id
+        check_tweet_id(tweet_id, "predictions")
+        shown_id = shown(tweet_id)
         if tweet_id not in texts:
-            raise HarnessError(f"prediction for tweet {tweet_id}, which has no text")
+            raise HarnessError(f"prediction for tweet {shown_id}, which has no text")
         if tweet_id in seen:
-            raise HarnessError(f"tweet {tweet_id} is predicted twice")
+            raise HarnessError(f"tweet {shown_id} is predicted twice")
         seen.add(tweet_id)
         if prediction.label not in (0, 1) or isinstance(prediction.label, bool):
-            raise HarnessError(f"tweet {tweet_id}: label must be 0 or 1, got {prediction.label!r}")
+            raise HarnessError(f"tweet {shown_id}: label must be 0 or 1, got {prediction.label!r}")
         length = len(texts[tweet_id])
         for span in prediction.spans:
             if span.end > length:
                 raise HarnessError(
-                    f"tweet {tweet_id}: span {span.begin}-{span.end} ({span.type}) ends after "
-                    f"the text (length {length})"
+                    f"tweet {shown_id}: span {span.begin}-{span.end} ({shown(span.type)}) "
+                    f"ends after the text (length {length})"
                 )
             if not span.type or span.type != span.type.strip() or "\t" in span.type:
-                raise HarnessError(f"tweet {tweet_id}: entity type {span.type!r} is not writable")
+                raise HarnessError(f"tweet {shown_id}: entity type {span.type!r} is not writable")
     missing = [tweet_id for tweet_id in texts if tweet_id not in seen]
     if missing:
         raise HarnessError(
-            f"{len(missing)} tweet(s) have no prediction (e.g. {missing[0]}); "
+            f"{len(missing)} tweet(s) have no prediction (e.g. {shown(missing[0])}); "
             "a submission must list every tweet"
         )
 

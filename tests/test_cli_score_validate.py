@@ -53,6 +53,14 @@ def preds(tmp_path):
     return write_submission(tmp_path / "preds", PREDICTIONS, TINY_TEXTS)
 
 
+@pytest.fixture
+def clean_preds(tmp_path):
+    """PREDICTIONS without the duplicated row: nothing that changes the score."""
+    first = PREDICTIONS[0]
+    deduplicated = Prediction(first.tweet_id, first.label, tuple(dict.fromkeys(first.spans)))
+    return write_submission(tmp_path / "preds", [deduplicated, *PREDICTIONS[1:]], TINY_TEXTS)
+
+
 def test_score_prints_tables_and_official_lines(corpus, preds):
     result = run("score", preds["7a"].parent, corpus)
     assert result.exit_code == 0, result.output
@@ -188,19 +196,37 @@ def test_score_help_documents_the_metrics():
         assert words in result.stdout
 
 
-def test_validate_submission_with_only_warnings_exits_0(corpus, preds):
-    result = run("validate", preds["7a"].parent, "--gold", corpus)
+def test_validate_submission_with_only_warnings_exits_0(corpus, clean_preds):
+    result = run("validate", clean_preds["7a"].parent, "--gold", corpus)
     assert result.exit_code == 0, result.output
     lines = result.stdout.strip().split("\n")
-    tsv = preds["7b"]
-    assert lines[0] == f"{tsv}:3: warning: duplicate of line 2; the official scorer counts it twice"
-    # brat.zip carries the same predictions: each problem shows up there too
-    assert (
-        f"{tsv}:6: warning: type ACTIVIDAD is not evaluated; the official scorer ignores "
-        "the row" in lines
+    tsv = clean_preds["7b"]
+    assert lines[0] == (
+        f"{tsv}:5: warning: type ACTIVIDAD is not evaluated; the official scorer ignores the row"
     )
+    # brat.zip carries the same predictions: the problem shows up there too
+    assert sum("type ACTIVIDAD is not evaluated" in line for line in lines) == 2
     assert lines[-1] == (
-        f"{preds['7a'].parent}: valid: 0 error(s), 4 warning(s) against split 'valid' (3 tweets)"
+        f"{clean_preds['7a'].parent}: valid: 0 error(s), 2 warning(s) against split 'valid' "
+        "(3 tweets)"
+    )
+
+
+def test_validate_calls_duplicate_rows_errors(corpus, preds):
+    """The official scorer counts every copy of a row, so a duplicate changes the score:
+    an error, in the TSV and in brat.zip alike, not a harmless warning."""
+    result = run("validate", preds["7a"].parent, "--gold", corpus)
+    assert result.exit_code == 1, result.output
+    lines = result.stdout.strip().split("\n")
+    tsv = preds["7b"]
+    assert lines[0] == (
+        f"{tsv}:3: error: duplicate of line 2; the official scorer counts every copy, so the "
+        "score misleads"
+    )
+    assert sum(": error: duplicate of line" in line for line in lines) == 2
+    assert lines[-1] == (
+        f"{preds['7a'].parent}: not valid: 2 error(s), 2 warning(s) against split 'valid' "
+        "(3 tweets)"
     )
 
 
@@ -270,17 +296,17 @@ def test_validate_against_a_folder_of_gold_tsvs_skips_only_the_text_checks(corpu
     assert lines[-1].endswith("4 error(s), 0 warning(s) against split 'valid' (3 tweets)")
 
 
-def test_validate_and_score_accept_the_same_gold(corpus, preds, tmp_path):
+def test_validate_and_score_accept_the_same_gold(corpus, clean_preds, tmp_path):
     gold = gold_tsvs(corpus, tmp_path / "gold")
     zipped = zip_folder(gold, tmp_path / "gold.zip")
     for form in (corpus, gold, zipped):
-        assert run("score", preds["7b"], form).exit_code == 0, form
-        result = run("validate", preds["7b"], "--gold", form)
+        assert run("score", clean_preds["7b"], form).exit_code == 0, form
+        result = run("validate", clean_preds["7b"], "--gold", form)
         assert result.exit_code == 0, (form, result.output)
         assert result.stdout.splitlines()[-1].endswith("(3 tweets)")
 
 
-def test_validate_help_examples_run_as_written(corpus, preds, tmp_path, monkeypatch):
+def test_validate_help_examples_run_as_written(corpus, clean_preds, tmp_path, monkeypatch):
     """The examples are copied out of --help, so the help cannot drift from the code."""
     help_text = run("validate", "--help").stdout
     examples = [

@@ -291,7 +291,7 @@ def test_validate_7b_error_classes(tmp_path):
                 "100\t9\t16\tACTIVIDAD\tmédicos",  # 7 not evaluated: warning
                 "999\t0\t1\tPROFESION\tx",  # 8 unknown tweet
                 "100\t19\t29\tPROFESION\tenfermeras",  # 9 fine
-                "100\t19\t29\tPROFESION\tenfermeras",  # 10 duplicate: warning
+                "100\t19\t29\tPROFESION\tenfermeras",  # 10 duplicate: counted again, an error
                 "300\t-\t-\t-\t-",  # 11 fine
             ]
         },
@@ -307,7 +307,8 @@ def test_validate_7b_error_classes(tmp_path):
         " the official scorer silently drops the row",
         f"{where}:7: warning: type ACTIVIDAD is not evaluated; the official scorer ignores the row",
         f"{where}:8: error: tweet '999' is not in split 'valid'",
-        f"{where}:10: warning: duplicate of line 9; the official scorer counts it twice",
+        f"{where}:10: error: duplicate of line 9; the official scorer counts every copy, so "
+        "the score misleads",
     ]
 
 

@@ -6,6 +6,7 @@ import json
 
 import click
 
+from core.display import shown
 from core.tagging import SCHEMES
 from harness.commands.common import DATA_HELP, all_types_option, choice_option, open_corpus
 from harness.corpus_stats import corpus_stats
@@ -30,17 +31,18 @@ def command(corpus: str, all_types: bool, scheme: str, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(stats, indent=2, ensure_ascii=False))
         return
-    click.echo(f"corpus: {stats['source']}  types: {', '.join(stats['types'])}  scheme: {scheme}")
+    types = ", ".join(shown(t) for t in stats["types"])
+    click.echo(f"corpus: {stats['source']}  types: {types}  scheme: {scheme}")
     for name, s in stats["splits"].items():
         click.echo(f"\n[{name}] tweets: {s['tweets']}")
         if not s["has_gold"]:
             click.echo("  no gold annotations (text only)")
             continue
         click.echo(f"  7a positives: {s['positives']}")
-        entities = ", ".join(f"{t}={n}" for t, n in s["entities"].items()) or "none"
+        entities = ", ".join(f"{shown(t)}={n}" for t, n in s["entities"].items()) or "none"
         click.echo(f"  entities: {sum(s['entities'].values())} ({entities})")
         if s["dropped_types"]:
-            dropped = ", ".join(f"{t}={n}" for t, n in s["dropped_types"].items())
+            dropped = ", ".join(f"{shown(t)}={n}" for t, n in s["dropped_types"].items())
             click.echo(f"  not evaluated, dropped: {dropped} (use --all-types to keep)")
         click.echo(
             f"  overlapping pairs: {s['overlapping_pairs']}  "

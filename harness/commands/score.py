@@ -86,7 +86,11 @@ def command(preds: Path, gold: Path, split: str, as_json: bool, all_warnings: bo
     with its file and line. A tweet missing from the 7a file counts as label 0. 7b rows
     whose span is empty or outside its tweet are counted as written (the official
     scorer never read the texts), with one warning per file giving their number and
-    the first line (when GOLD is a corpus: gold TSVs carry no texts).
+    the first line (when GOLD is a corpus: gold TSVs carry no texts). A 7b file with
+    duplicated rows gets one warning saying how many, and the strict F1 without them
+    (the official figure counts every copy). Each gold row dropped for a type that is
+    neither evaluated nor ACTIVIDAD/FIGURATIVA (a typo, or PROFESION with an invisible
+    character) is warned about: it changes the gold count.
 
     \b
     Task 7a (tweet classification): precision, recall and F1 of class 1.

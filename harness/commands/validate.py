@@ -41,14 +41,16 @@ def command(ctx: click.Context, preds: Path, gold: Path, split: str) -> None:
     Prints one line per problem, `FILE:LINE: error|warning: message`, then a summary.
 
     \b
-    Errors (they cost points or break the upload):
+    Errors (they change the score or break the upload):
       wrong column count, non-integer offsets, spans outside the text,
       extraction != text[begin:end], unknown types (e.g. 'SITUACION LABORAL'),
       tweets not in the split, 7a labels other than 0/1, 7a tweets missing or
-      listed twice, several files for one task.
+      listed twice, duplicated 7b rows (the official scorer counts every copy),
+      several files for one task.
     Warnings (harmless to the score, probably unintended):
-      rows of types that are not evaluated (ACTIVIDAD, FIGURATIVA), duplicated
-      rows (the official scorer counts them twice), header spelling, empty lines.
+      rows of types that are not evaluated (ACTIVIDAD, FIGURATIVA), header
+      spelling, empty lines, zip members outside the zip (../), gold rows the
+      gold reader dropped for an unknown type.
 
     \b
     Examples:
