@@ -27,12 +27,27 @@ def _umask() -> int:
     return mask
 
 
+def _cannot_write(folder: Path, err: OSError) -> HarnessError:
+    """One line for an output folder the harness cannot write (a read-only place, a
+    file where a folder belongs, ``/proc``): the tracebacks of mkdir and mkstemp
+    otherwise reach the user."""
+    return HarnessError(f"{folder}: cannot write here ({err.strerror or first_line(err)})")
+
+
+def _temporary_file(path: Path) -> tuple[int, str]:
+    """``mkstemp`` beside ``path``, its folder made first."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as err:
+        raise _cannot_write(path.parent, err) from None
+
+
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
     """Write ``data`` to ``path`` via a temporary file in the same folder and a rename;
     the file gets the permissions the umask gives (mkstemp's are private)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = _temporary_file(path)
     try:
         with os.fdopen(fd, "wb") as handle:
             os.fchmod(handle.fileno(), 0o666 & ~_umask())
@@ -55,8 +70,7 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
 def atomic_output(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path to write to; it replaces ``path`` only if the block succeeds."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = _temporary_file(path)
     os.fchmod(fd, 0o666 & ~_umask())
     os.close(fd)
     try:
@@ -100,7 +114,10 @@ def folder_lock(path: Path) -> Iterator[None]:
 
     lock = path.parent / f".{path.name}.{LOCK_SUFFIX}"
     while True:
-        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666 & ~_umask())
+        try:
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666 & ~_umask())
+        except OSError as err:
+            raise _cannot_write(path.parent, err) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -172,11 +189,14 @@ def atomic_directory(path: str | os.PathLike[str]) -> Iterator[Path]:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        raise HarnessError(f"{path.parent}: cannot make this folder ({err.strerror})") from None
+        raise _cannot_write(path.parent, err) from None
     with folder_lock(path):
         for leftover in leftovers(path):
             shutil.rmtree(leftover, ignore_errors=True)
-        work = Path(tempfile.mkdtemp(prefix=f".{path.name}.{PARTIAL_TAG}-", dir=path.parent))
+        try:
+            work = Path(tempfile.mkdtemp(prefix=f".{path.name}.{PARTIAL_TAG}-", dir=path.parent))
+        except OSError as err:
+            raise _cannot_write(path.parent, err) from None
         work.chmod(0o777 & ~_umask())  # mkdtemp's folders are private
         try:
             yield work
@@ -203,6 +223,17 @@ def read_json_object(path: str | os.PathLike[str], what: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise HarnessError(f"{path}: expected a JSON object")
     return data
+
+
+def read_file(path: Path, where: str | None = None) -> bytes:
+    """A file's bytes, or one line naming it when it cannot be read (permission denied,
+    a folder where a file belongs, a vanished file)."""
+    try:
+        return path.read_bytes()
+    except OSError as err:
+        raise HarnessError(
+            f"{where or path}: cannot read ({err.strerror or first_line(err)})"
+        ) from None
 
 
 def decode_utf8(data: bytes, where: str) -> str:
@@ -379,7 +410,7 @@ class Bundle:
             raise HarnessError(f"{self.where(name)}: no such file")
         if self._zip is not None:
             return read_zip_member(self._zip, name, self.where(name))
-        return (self.path / name).read_bytes()
+        return read_file(self.path / name, self.where(name))
 
     def read_text(self, name: str, *, strip_bom: bool = False) -> str:
         """Read a member as UTF-8; ``strip_bom`` drops a leading byte-order mark (TSVs)."""

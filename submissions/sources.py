@@ -23,7 +23,7 @@ from typing import NamedTuple
 
 from core.display import shown
 from core.errors import HarnessError
-from core.fileio import Bundle, is_zip_path, open_zip, read_zip_member
+from core.fileio import Bundle, is_zip_path, open_zip, read_file, read_zip_member
 from eval.records import Note
 from eval.tsv import TASK_7A, TASK_7B, detect_task
 
@@ -121,7 +121,7 @@ _Found = tuple[str, str, str | None, bytes] | Note | _Warning
 def _walk(path: Path) -> Iterator[_Found]:
     """Every relevant file under ``path``, opening zips found inside one level deep."""
     if path.is_file() and not is_zip_path(path):
-        yield str(path), path.name, None, path.read_bytes()
+        yield str(path), path.name, None, read_file(path)
         return
     with Bundle(path) as bundle:
         container = str(path) if bundle.is_zip else None
