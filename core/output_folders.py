@@ -54,18 +54,7 @@ def check_output_folder(
         return
     if not force:
         raise HarnessError(f"{option} {out}: exists and is not empty (use --force to replace it)")
-    target = out.resolve()
-    here = Path.cwd().resolve()
-    if _holds(target, here):
-        raise HarnessError(f"{option} {out}: is the current folder or holds it; not replaced")
-    home = Path(os.path.expanduser("~")).resolve()
-    if _holds(target, home):
-        raise HarnessError(f"{option} {out}: is the home folder or holds it; not replaced")
-    for path in inputs:
-        if _holds(target, Path(path).resolve()):
-            raise HarnessError(
-                f"{option} {out}: holds {path}, which this command reads; not replaced"
-            )
+    refuse_precious(out, inputs, option)
     if out.is_symlink():
         raise HarnessError(f"{option} {out}: is a symbolic link; not replaced")
     if not (out / MARKER).is_file():
@@ -73,3 +62,18 @@ def check_output_folder(
             f"{option} {out}: was not made by a harness command (no {MARKER} in it); "
             "--force replaces only those"
         )
+
+
+def refuse_precious(out: Path, inputs: Iterable[Path] = (), option: str = "--out") -> None:
+    """Stop with one line when replacing ``out`` would take the current folder, the home
+    folder or one of ``inputs`` with it, whatever made ``out``."""
+    target = out.resolve()
+    if _holds(target, Path.cwd().resolve()):
+        raise HarnessError(f"{option} {out}: is the current folder or holds it; not replaced")
+    if _holds(target, Path(os.path.expanduser("~")).resolve()):
+        raise HarnessError(f"{option} {out}: is the home folder or holds it; not replaced")
+    for path in inputs:
+        if _holds(target, Path(path).resolve()):
+            raise HarnessError(
+                f"{option} {out}: holds {path}, which this command reads; not replaced"
+            )

@@ -379,3 +379,18 @@ def test_study_of_a_system_registered_at_run_time_without_epochs(tmp_path, monke
     rows = list(csv.DictReader((tmp_path / "study" / "trials.csv").open(encoding="utf-8")))
     assert all(r["epochs"] == "1" and float(r["valid_7b_strict_f1_best"]) > 0 for r in rows)
     assert len({r["min_precision"] for r in rows}) == 2
+
+
+def test_force_never_deletes_a_study_folder_that_is_the_current_folder(tmp_path, monkeypatch):
+    from harness.tuning.study import STUDY_FILE, StudySettings, run_study
+
+    space = write(tmp_path / "s.json", {"parameters": {"min_precision": {"uniform": [0, 0.9]}}})
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / STUDY_FILE).write_text("{}", encoding="utf-8")
+    (work / "thesis.txt").write_text("years of work", encoding="utf-8")
+    monkeypatch.chdir(work)
+    settings = StudySettings(system="lookup", trials=2, space=str(space))
+    with pytest.raises(HarnessError, match="is the current folder or holds it"):
+        run_study(settings, Path("."), force=True, progress=False)
+    assert (work / "thesis.txt").read_text(encoding="utf-8") == "years of work"

@@ -42,6 +42,7 @@ from core.corpus import load_corpus
 from core.datasets import resolve
 from core.errors import HarnessError, first_line
 from core.fileio import atomic_write_text
+from core.output_folders import refuse_precious
 from core.system import System, config_to_dict
 from core.tweets import EVALUATED_TYPES
 from harness import registry
@@ -253,7 +254,9 @@ def run_study(
     record = study_record(plan)
     experiment = out / RAY_RESULTS
     if force and (out / STUDY_FILE).exists():
-        shutil.rmtree(out)  # only ever a study folder: --force never deletes anything else
+        # only ever a study folder, and never one holding the current folder or an input
+        refuse_precious(out, [plan.corpus, *([settings.space] if settings.space else [])])
+        shutil.rmtree(out)
     resumed = (out / STUDY_FILE).exists()
     if resumed:
         check_resumable(out, record)
