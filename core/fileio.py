@@ -7,12 +7,13 @@ outputs atomically so an interrupted run never leaves a half-written file behind
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import tempfile
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
@@ -96,8 +97,16 @@ def leftovers(path: Path) -> list[Path]:
         p
         for tag in (PARTIAL_TAG, REPLACED_TAG)
         for p in path.parent.glob(f".{glob_escape(path.name)}.{tag}-*")
-        if p.is_dir() and not p.is_symlink()
+        if p.is_dir() or p.is_symlink()
     )
+
+
+def _remove(path: Path) -> None:
+    """Delete a leftover: a folder, or a link that took a folder's place in a swap."""
+    if path.is_symlink() or not path.is_dir():
+        path.unlink(missing_ok=True)
+    else:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def glob_escape(name: str) -> str:
@@ -160,30 +169,40 @@ def _put_in_place(work: Path, path: Path) -> None:
     with it in one step where the system can, so a kill at any moment leaves the old
     folder or the new one whole at ``path``; elsewhere the old one is first renamed to a
     ``harness-replaced`` name (then a kill between the two renames leaves it there)."""
-    if not path.exists() and not path.is_symlink():
-        try:
+    try:
+        if not path.exists() and not path.is_symlink():
             os.rename(work, path)  # fails if a folder with files appeared meanwhile
             return
-        except OSError as err:
-            raise HarnessError(
-                f"{path}: appeared while it was being written ({err.strerror})"
-            ) from None
-    if _exchange(work, path):
-        shutil.rmtree(work)  # now the old folder
-        return
-    old = Path(tempfile.mkdtemp(prefix=f".{path.name}.{REPLACED_TAG}-", dir=path.parent))
-    os.rename(path, old / "old")
-    os.rename(work, path)
-    shutil.rmtree(old)
+        if _exchange(work, path):
+            _remove(work)  # now the old folder
+            return
+        old = Path(tempfile.mkdtemp(prefix=f".{path.name}.{REPLACED_TAG}-", dir=path.parent))
+        os.rename(path, old / "old")
+        os.rename(work, path)
+        _remove(old)
+    except OSError as err:
+        raise HarnessError(
+            f"{path}: cannot put the new folder in place ({err.strerror or first_line(err)}); "
+            f"it is kept as {work}"
+        ) from None
 
 
 @contextmanager
-def atomic_directory(path: str | os.PathLike[str]) -> Iterator[Path]:
+def atomic_directory(
+    path: str | os.PathLike[str], check: Callable[[], None] | None = None
+) -> Iterator[Path]:
     """Yield a new folder beside ``path`` to fill; it replaces ``path`` (and whatever was
     there) only if the block succeeds, so a failed or interrupted build leaves nothing
     that looks complete. While the block runs ``path`` is locked against other commands;
-    leftovers of killed earlier builds of ``path`` are removed first."""
-    path = Path(path)
+    leftovers of killed earlier builds of ``path`` are removed first.
+
+    ``check`` (the command's rule for what it may replace) runs under the lock, before
+    the build and again just before the new folder is put in place: a folder that
+    appeared meanwhile, or a second command that wrote ``path`` first, is seen there.
+    """
+    path = Path(os.path.abspath(path))  # "." cannot be renamed; its absolute name can
+    if path.is_symlink():
+        raise HarnessError(f"{path}: is a symbolic link; give the folder itself")
     if path.exists() and not path.is_dir():
         raise HarnessError(f"{path}: exists and is not a folder")
     try:
@@ -191,8 +210,10 @@ def atomic_directory(path: str | os.PathLike[str]) -> Iterator[Path]:
     except OSError as err:
         raise _cannot_write(path.parent, err) from None
     with folder_lock(path):
+        if check is not None:
+            check()
         for leftover in leftovers(path):
-            shutil.rmtree(leftover, ignore_errors=True)
+            _remove(leftover)
         try:
             work = Path(tempfile.mkdtemp(prefix=f".{path.name}.{PARTIAL_TAG}-", dir=path.parent))
         except OSError as err:
@@ -200,10 +221,17 @@ def atomic_directory(path: str | os.PathLike[str]) -> Iterator[Path]:
         work.chmod(0o777 & ~_umask())  # mkdtemp's folders are private
         try:
             yield work
-            _put_in_place(work, path)
         except BaseException:
             shutil.rmtree(work, ignore_errors=True)
             raise
+        if check is not None:
+            try:
+                check()
+            except HarnessError as err:  # the finished work is not thrown away
+                kept = Path(tempfile.mkdtemp(prefix=f"{path.name}.harness-kept-", dir=path.parent))
+                os.replace(work, kept)
+                raise HarnessError(f"{err}; the new output is kept in {kept}") from None
+        _put_in_place(work, path)
 
 
 def read_json_object(path: str | os.PathLike[str], what: str) -> dict[str, Any]:
@@ -216,6 +244,8 @@ def read_json_object(path: str | os.PathLike[str], what: str) -> dict[str, Any]:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise HarnessError(f"{path}: no such {what}") from None
+    except RecursionError:
+        raise HarnessError(f"{path}: not valid JSON (nested too deeply)") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise HarnessError(f"{path}: not valid JSON ({err})") from None
     except OSError as err:
@@ -276,9 +306,12 @@ RATIO_VARIABLE = "HARNESS_MAX_ZIP_RATIO"
 def _limit(variable: str, default: float) -> float:
     raw = os.environ.get(variable, "")
     try:
-        return float(raw) if raw else default
+        value = float(raw) if raw else default
     except ValueError:
-        raise HarnessError(f"{variable}={raw!r}: expected a number") from None
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise HarnessError(f"{variable}={raw!r}: expected a positive number")
+    return value
 
 
 def check_zip_size(archive: zipfile.ZipFile, where: str) -> None:
@@ -287,9 +320,10 @@ def check_zip_size(archive: zipfile.ZipFile, where: str) -> None:
     lies cannot get past this either."""
     budget = _limit(UNZIPPED_VARIABLE, MAX_UNZIPPED_MIB) * (1 << 20)
     ratio = _limit(RATIO_VARIABLE, MAX_ZIP_RATIO)
-    total = 0
+    total = packed = 0
     for info in archive.infolist():
         total += info.file_size
+        packed += info.compress_size
         expansion = info.file_size / max(info.compress_size, 1)
         if info.file_size > 1 << 20 and expansion > ratio:
             raise HarnessError(
@@ -301,6 +335,12 @@ def check_zip_size(archive: zipfile.ZipFile, where: str) -> None:
                 f"{where}: expands to over {budget / (1 << 20):g} MiB; raise the limit with "
                 f"{UNZIPPED_VARIABLE} or harness --max-unzipped-mib"
             )
+    # a bomb cut into many small members passes the check of each member
+    if total > 1 << 20 and total > ratio * max(packed, 1):
+        raise HarnessError(
+            f"{where}: expands {total / max(packed, 1):.0f}-fold in all (limit {ratio:g}; "
+            f"a zip bomb?); raise it with {RATIO_VARIABLE} or harness --max-zip-ratio"
+        )
 
 
 def open_zip(source: str | os.PathLike[str] | IO[bytes], where: str) -> zipfile.ZipFile:
@@ -338,6 +378,11 @@ def read_zip_member(archive: zipfile.ZipFile, name: str, where: str) -> bytes:
         raise HarnessError(f"{where}: damaged zip member ({first_line(err)})") from None
 
 
+def _unlistable(err: OSError) -> None:
+    """``os.walk``'s errors would otherwise drop an unreadable subfolder in silence."""
+    raise HarnessError(f"{err.filename}: cannot list this folder ({err.strerror})")
+
+
 class Bundle:
     """A read-only view of a folder or a zip file: relative POSIX names to bytes.
 
@@ -368,7 +413,7 @@ class Bundle:
 
         inside = self.path.resolve()
         names = []
-        for folder, _subfolders, files in os.walk(self.path):
+        for folder, _subfolders, files in os.walk(self.path, onerror=_unlistable):
             for file in files:
                 path = Path(folder) / file
                 if not path.is_file():

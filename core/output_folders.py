@@ -39,11 +39,17 @@ def check_output_folder(
     """Stop with one line unless ``out`` may be written: it does not exist, is an empty
     folder, or (with ``force``) is a folder a harness command made that holds nothing
     precious. ``inputs`` are the paths the command reads."""
-    if not out.exists() and not out.is_symlink():
+    if out.is_symlink():
+        raise HarnessError(f"{option} {out}: is a symbolic link; give the folder itself")
+    if not out.exists():
         for parent in out.parents:
             if parent.exists() and not parent.is_dir():
                 raise HarnessError(f"{option} {out}: {parent} is a file, not a folder")
         return
+    if _holds(out.resolve(), Path.cwd().resolve()):  # even empty: it cannot be swapped
+        raise HarnessError(
+            f"{option} {out}: is the current folder or holds it; name a folder inside it"
+        )
     if not out.is_dir():
         raise HarnessError(f"{option} {out}: exists and is not a folder")
     try:
@@ -55,8 +61,6 @@ def check_output_folder(
     if not force:
         raise HarnessError(f"{option} {out}: exists and is not empty (use --force to replace it)")
     refuse_precious(out, inputs, option)
-    if out.is_symlink():
-        raise HarnessError(f"{option} {out}: is a symbolic link; not replaced")
     if not (out / MARKER).is_file():
         raise HarnessError(
             f"{option} {out}: was not made by a harness command (no {MARKER} in it); "

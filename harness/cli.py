@@ -72,11 +72,19 @@ class _Group(click.Group):
         return module.command
 
     def invoke(self, ctx: click.Context):  # type: ignore[override]
+        # the zip limits the group's options set last for this command alone
+        saved = {name: os.environ.get(name) for name in (UNZIPPED_VARIABLE, RATIO_VARIABLE)}
         try:
             return super().invoke(ctx)
         except HarnessError as err:
             click.echo(f"harness: error: {err}", err=True)
             sys.exit(2)
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
 
 
 def _missing_extra(name: str, extra: str, err: ModuleNotFoundError) -> click.Command:

@@ -63,7 +63,15 @@ def load_saved(folder: str | Path) -> System:
     system = get(meta["system"])
     try:
         return system.load(folder)
-    except (OSError, ValueError, TypeError, KeyError, AttributeError) as err:
+    except (
+        OSError,
+        ValueError,
+        TypeError,
+        KeyError,
+        IndexError,
+        AttributeError,
+        RecursionError,
+    ) as err:
         # the systems check the files they know; anything odd they did not foresee in a
         # model folder (a user's or an attacker's) still ends in one line, not a traceback
         raise HarnessError(

@@ -113,8 +113,12 @@ def run(
     # the corpus, and any option naming a file or folder (vectors, a gazetteer, a model)
     named = [v for v in settings.options.values() if isinstance(v, str) and v]
     inputs = [resolve(settings.data), *(Path(v) for v in named if Path(v).exists())]
-    check_output_folder(out, force=force, inputs=inputs)
-    with atomic_directory(out) as work:
+
+    def check() -> None:
+        check_output_folder(out, force=force, inputs=inputs)
+
+    check()  # at once, before the corpus is read; again under the folder's lock
+    with atomic_directory(out, check) as work:
         mark(work, "run")
         handler = logging.FileHandler(work / "run.log", encoding="utf-8")
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))

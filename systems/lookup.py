@@ -149,7 +149,7 @@ class LookupSystem(System):
             raise HarnessError(f"{path}: missing; the lookup model cannot be loaded") from None
         except OSError as err:
             raise HarnessError(f"{path}: cannot read ({err.strerror})") from None
-        except (ValueError, KeyError, TypeError) as err:  # not JSON, not UTF-8, odd rows
+        except (ValueError, KeyError, TypeError, RecursionError) as err:  # not JSON, odd rows
             raise HarnessError(f"{path}: malformed dictionary ({first_line(err)})") from None
         system = cls(config)
         system.entries = entries

@@ -50,6 +50,7 @@ SYSTEM_FILES = {
     ),
     "an undecodable file": ("\udcff".encode("utf-8", "surrogatepass"), "not valid JSON"),
     "JSON that is not an object": ("[]", "expected a JSON object"),
+    "JSON nested too deeply": ("[" * 200_000 + "]" * 200_000, "nested too deeply"),
 }
 
 
@@ -66,6 +67,7 @@ DICTIONARIES = {
     "undecodable bytes": b"\xff\xfe\x00garbage",
     "rows of the wrong shape": json.dumps(["médico", 3]).encode("utf-8"),
     "tokens that are not a list": json.dumps([{"tokens": 5, "type": "X"}]).encode("utf-8"),
+    "JSON nested too deeply": b"[" * 200_000 + b"]" * 200_000,
 }
 
 
@@ -133,3 +135,24 @@ def test_a_file_that_cannot_be_read_is_one_line(lookup_model, tmp_path, monkeypa
         "valid.tsv" if where == "corpus" else "task7b.tsv",
         "cannot read (Permission denied)",
     )
+
+
+def test_a_subfolder_that_cannot_be_listed_is_one_line(tmp_path, monkeypatch):
+    """os.walk drops an unreadable folder in silence unless told otherwise (simulated:
+    tests run as root, for whom no permission is ever denied)."""
+    import os
+
+    from core.datasets import SAMPLE_CORPUS
+
+    corpus = tmp_path / "corpus"
+    shutil.copytree(SAMPLE_CORPUS, corpus)
+    locked = corpus / "profner" / "txt-files" / "valid"
+    real = os.scandir
+
+    def denied(path="."):
+        if Path(path) == locked:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path)
+
+    monkeypatch.setattr(os, "scandir", denied)
+    one_line_error(["data", str(corpus)], str(locked), "cannot list this folder")

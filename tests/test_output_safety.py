@@ -189,3 +189,37 @@ def test_outputs_follow_the_umask(tmp_path):
     assert stat.S_IMODE(run.stat().st_mode) == 0o755
     assert stat.S_IMODE((run / "metrics.json").stat().st_mode) == 0o644
     assert stat.S_IMODE((run / "predictions" / "valid" / "task7b.tsv").stat().st_mode) == 0o644
+
+
+def test_out_naming_the_current_folder_or_a_link_is_one_line(tmp_path, monkeypatch):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    monkeypatch.chdir(empty)
+    refused(run_args(Path(".")), "is the current folder or holds it")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "link").symlink_to(empty)
+    refused(run_args(tmp_path / "link"), "is a symbolic link")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty", "link"]
+    assert not list(empty.iterdir())
+
+
+def test_a_folder_that_appears_meanwhile_is_not_replaced_and_the_output_is_kept(
+    tmp_path, monkeypatch
+):
+    """Two commands on one --out (the second checked before the first had finished), or
+    a user making the folder during a run: under the lock the rule is checked again."""
+    from systems.lookup import LookupSystem
+
+    out = tmp_path / "run"
+    real_fit = LookupSystem.fit
+
+    def fit_while_someone_writes(self, train, valid=None):
+        out.mkdir()
+        (out / "thesis.txt").write_text("years of work", encoding="utf-8")
+        return real_fit(self, train, valid)
+
+    monkeypatch.setattr(LookupSystem, "fit", fit_while_someone_writes)
+    refused(run_args(out), "exists and is not empty (use --force")
+    assert sorted(p.name for p in out.iterdir()) == ["thesis.txt"]
+    [kept] = tmp_path.glob("run.harness-kept-*")
+    assert (kept / "metrics.json").is_file() and (kept / MARKER).is_file()

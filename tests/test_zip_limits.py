@@ -75,7 +75,7 @@ def test_a_zip_beyond_the_total_is_refused(bomb):
     env = {RATIO_VARIABLE: "5000", UNZIPPED_VARIABLE: "16"}
     one_line_error(["data", str(bomb)], "expands to over 16 MiB", env)
     one_line_error(["--max-unzipped-mib", "8", "data", str(bomb)], "expands to over 8 MiB", env)
-    one_line_error(["data", str(bomb)], "expected a number", {UNZIPPED_VARIABLE: "lots"})
+    one_line_error(["data", str(bomb)], "expected a positive number", {UNZIPPED_VARIABLE: "lots"})
 
 
 def test_an_encrypted_member_is_one_line(tmp_path):
@@ -88,3 +88,16 @@ def test_an_unknown_compression_method_is_one_line(tmp_path):
     path = corpus_zip(tmp_path / "c.zip")
     patch_member(path, TWEET, method=99)
     one_line_error(["data", str(path)], f"{TWEET}: unsupported zip member")
+
+
+def test_a_bomb_cut_into_small_members_is_refused(tmp_path):
+    small = {f"profner/junk/{i}.bin": bytes(1 << 20) for i in range(20)}  # 1 MiB each
+    path = corpus_zip(tmp_path / "c.zip", small)
+    one_line_error(["data", str(path)], "in all (limit 200; a zip bomb?)")
+
+
+def test_the_limits_set_by_an_option_hold_for_that_command_alone(bomb):
+    runner = CliRunner()
+    assert runner.invoke(main, ["--max-zip-ratio", "5000", "data", str(bomb)]).exit_code == 0
+    one_line_error(["data", str(bomb)], "a zip bomb?")  # the next command: limits as before
+    one_line_error(["data", str(bomb)], "expected a positive number", {RATIO_VARIABLE: "nan"})

@@ -73,7 +73,11 @@ def command(
       harness predict runs/final/model --data profner_test.zip --split test --out preds/
       harness predict runs/rnn/model --data profner.zip --split valid --precision int8 --out p/
     """
-    check_output_folder(out, force=force, inputs=[model, resolve(data)])
+
+    def check() -> None:
+        check_output_folder(out, force=force, inputs=[model, resolve(data)])
+
+    check()  # at once, before the model is loaded; again under the folder's lock
     system = registry.load_saved(model).use_precision(precision, engine)
     system.show_progress = progress
     if precision == AUTO:
@@ -84,7 +88,7 @@ def command(
     predictions = system.predict(chosen.tweets)
     seconds = time.perf_counter() - started
     check_predictions(predictions, chosen.tweets, system.name, system.config.types)
-    with atomic_directory(out) as work:  # the old files stay until the new ones are whole
+    with atomic_directory(out, check) as work:  # old files stay until the new are whole
         mark(work, "predict")
         write_predictions(work, predictions, chosen.tweets)
     click.echo(f"{split}: {len(predictions)} tweets predicted in {seconds:.1f} s -> {out}")

@@ -173,7 +173,7 @@ def copy_weights(model: torch.nn.Module, weights: Path) -> None:
                     with torch.no_grad():
                         saved = torch.frombuffer(raw, dtype=saved_dtype).view(tensor.shape)
                         tensor.copy_(saved)  # half precision widens to the built fp32
-    except (OSError, ValueError, KeyError, TypeError) as err:
+    except (OSError, ValueError, KeyError, TypeError, RecursionError) as err:
         raise HarnessError(f"{where}: cannot load model ({weights.name}: {err})") from None
 
 
