@@ -290,7 +290,7 @@ def check_7b(file: SourceFile, tweets: Tweets, universe: str) -> list[Problem]:
         offsets = _check_offsets(found, number, begin, end, tweets[tweet_id], mention)
         if offsets is not None:
             key = (tweet_id, *offsets, etype)
-            if key in first_seen:
+            if key in first_seen and etype in EVALUATED_TYPES:  # others are not counted
                 found.error(number, f"duplicate of line {first_seen[key]}; {DUPLICATE_EFFECT}")
             first_seen.setdefault(key, number)
     return found.problems
@@ -324,7 +324,7 @@ def check_brat(files: Iterable[SourceFile], tweets: Tweets, universe: str) -> li
             )
             if offsets is not None:
                 key = (*offsets, row.type)
-                if key in seen:
+                if key in seen and row.type in EVALUATED_TYPES:  # others are not counted
                     found.error(row.line, f"duplicate of line {seen[key]}; {DUPLICATE_EFFECT}")
                 seen.setdefault(key, row.line)
         problems += sorted(found.problems, key=lambda p: p.line or 0)

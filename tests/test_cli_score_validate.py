@@ -438,3 +438,15 @@ def test_a_bad_zip_inside_a_submission_folder_is_located(corpus, preds, tmp_path
     validated = run("validate", folder, "--gold", corpus)
     assert validated.exit_code == 1
     assert f"{folder / 'task7a.zip'}: error: not a zip file" in validated.stdout.splitlines()
+
+
+def test_duplicate_rows_of_unevaluated_types_are_no_error(corpus, clean_preds):
+    """The official scorer drops ACTIVIDAD rows before counting: a copy changes nothing."""
+    tsv = clean_preds["7b"]
+    tweet_id, text = next(iter(TINY_TEXTS.items()))
+    word = text.split()[0]
+    row = f"{tweet_id}\t0\t{len(word)}\tACTIVIDAD\t{word}\n"
+    tsv.write_text(tsv.read_text(encoding="utf-8") + row + row, encoding="utf-8")
+    result = run("validate", tsv, "--gold", corpus)
+    assert "duplicate of line" not in result.output, result.output
+    assert "type ACTIVIDAD is not evaluated" in result.output
