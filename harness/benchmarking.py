@@ -28,6 +28,7 @@ from core.tweets import Tweet
 from eval import score_predictions
 from harness import registry
 from harness.latency import Latency, benchmark_tweets, measure_interleaved
+from harness.profiling import Split, profile_split
 from harness.reference_models import REFERENCE_BUILDERS
 
 log = logging.getLogger("harness")
@@ -48,6 +49,8 @@ class BenchRow:
     engine: str = "torch"
     #: what the path became (``auto`` resolves to a concrete engine and precision)
     resolved: str = ""
+    #: with ``--profile``: the median tweet's time in the heavy layers and in the rest
+    split: Split | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -61,6 +64,7 @@ class BenchRow:
             "latency": {k: v.as_dict() for k, v in self.latency.items()},
             "f1": self.f1,
             "ratio_to_fp32": self.ratio_to_fp32,
+            "split": self.split.as_dict() if self.split else None,
         }
 
 
@@ -176,8 +180,11 @@ def bench_model(
     corpus: Corpus | None = None,
     recorded: dict[str, float] | None = None,
     progress: bool = False,
+    profile: bool = False,
 ) -> list[BenchRow]:
-    """One row per inference path; F1 is re-scored on valid when ``corpus`` is given.
+    """One row per inference path; F1 is re-scored on valid when ``corpus`` is given;
+    ``profile`` adds each path's split (heavy layers / the rest), timed apart after the
+    latency figures so that they carry no profiling wrapper.
 
     All paths are timed interleaved (``measure_interleaved``), so each ratio to fp32
     compares calls made under the same machine load. ``progress`` shows bars on stderr
@@ -216,6 +223,8 @@ def bench_model(
             engine=engine,
             resolved=system.inference_path,
         )
+        if profile:
+            row.split = profile_split(system, tweets["median"], calls=rounds, warmup=warmup)
         if corpus is not None and not untrained:
             row.f1 = valid_f1(system, corpus, progress)
         elif (engine, precision) == base and recorded:
@@ -234,6 +243,7 @@ def reference_rows(
     rounds: int,
     warmup: int,
     progress: bool = False,
+    profile: bool = False,
 ) -> list[BenchRow]:
     """Rows for the untrained full-size architectures (see ``harness.reference_models``)."""
     rows = []
@@ -242,7 +252,9 @@ def reference_rows(
         with tempfile.TemporaryDirectory(prefix=f"harness-bench-{name}-") as tmp:
             folder = REFERENCE_BUILDERS[name](Path(tmp), train)
             label = "BETO-sized, untrained" if name == "transformer" else "Table 3, untrained"
-            rows += bench_model(folder, label, tweets, paths, rounds, warmup, progress=progress)
+            rows += bench_model(
+                folder, label, tweets, paths, rounds, warmup, progress=progress, profile=profile
+            )
     return rows
 
 
@@ -267,24 +279,33 @@ def machine_description() -> str:
 def render_markdown(rows: Sequence[BenchRow], machine: str, tweets: dict[str, Tweet]) -> str:
     """The Table-4-style markdown table."""
     lengths = ", ".join(f"{k} tweet {len(t.text)} characters" for k, t in tweets.items())
+    profiled = any(row.split is not None for row in rows)
     lines = [
         "| system | model | parameters | path | 1 prediction, median tweet | "
-        "vs fp32 | 1 prediction, long tweet | F1 7a | F1 7b strict |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "vs fp32 | 1 prediction, long tweet | F1 7a | F1 7b strict |"
+        + (" split, median tweet |" if profiled else ""),
+        "|---|---|---|---|---|---|---|---|---|" + ("---|" if profiled else ""),
     ]
     for row in rows:
         f1_a = f"{row.f1['7a']:.3f}" if "7a" in row.f1 else "–"
         f1_b = f"{row.f1['7b_strict']:.3f}" if "7b_strict" in row.f1 else "–"
         ratio = f"{row.ratio_to_fp32:.2f}×" if row.ratio_to_fp32 is not None else "–"
+        split = f" {row.split if row.split else '–'} |" if profiled else ""
         lines.append(
             f"| {row.system} | {row.source} | {row.parameters:.3g} | {row_path(row)} | "
-            f"{row.latency['median']} | {ratio} | {row.latency['long']} | {f1_a} | {f1_b} |"
+            f"{row.latency['median']} | {ratio} | {row.latency['long']} | {f1_a} | {f1_b} |" + split
         )
     lines.append("")
     lines.append(
         f"Mean ± standard deviation (and median) over timed single-tweet `predict` calls "
         f"({lengths}); vs fp32: ratio of medians, median tweet; machine: {machine}."
     )
+    if profiled:
+        lines.append(
+            "Split: median ms of one call spent in the encoder or the recurrent layers, and "
+            "in everything else (tokens, batching, flags, heads, Viterbi, spans), timed on "
+            "separate calls."
+        )
     return "\n".join(lines)
 
 

@@ -65,6 +65,12 @@ REFERENCES = ("transformer", "rnn")
     help="Predict the whole valid split at every precision and score it, to show "
     "what the fast path costs in F1 (trained models only).",
 )
+@click.option(
+    "--profile",
+    is_flag=True,
+    help="Also split each path's median-tweet call into the encoder or recurrent layers "
+    "and everything else (timed on separate calls).",
+)
 @click.option("--threads", type=int, default=None, help="torch CPU threads [default: all].")
 @data_option(default=None)
 @path_option("--json", "json_out", help="Also write every figure as JSON.")
@@ -81,6 +87,7 @@ def command(
     rounds: int,
     warmup: int,
     score: bool,
+    profile: bool,
     threads: int | None,
     data: str | None,
     json_out: Path | None,
@@ -125,9 +132,10 @@ def command(
             corpus=corpus if score else None,
             recorded=recorded_f1(run),
             progress=progress,
+            profile=profile,
         )
     if references:
-        rows += reference_rows(references, corpus, tweets, paths, rounds, warmup, progress)
+        rows += reference_rows(references, corpus, tweets, paths, rounds, warmup, progress, profile)
     table = render_markdown(rows, machine_description(), tweets)
     click.echo(table)
     if markdown_out:
