@@ -86,7 +86,7 @@ def test_untrained(benchmark, reference_folders, tweets, machine, name, path, ki
     parameters = load(folder, "fp32").parameter_count()
     record(benchmark, system, MODELS[name], path, kind, tweet, True, parameters, machine)
     benchmark.pedantic(system.predict, args=([tweet],), rounds=30, warmup_rounds=3)
-    if kind == "median" and path == ("torch", "int8"):
+    if kind == "median" and path == ("torch", "auto"):
         fast_enough(benchmark, name)
 
 
