@@ -42,7 +42,8 @@ REFERENCES = ("transformer", "rnn")
     dest="precisions",
     multiple=True,
     help="Inference path(s) to time: fp32 (plain PyTorch), int8 (dynamic int8 "
-    "quantisation keeping F1: GRU/LSTM and the encoder's Linear layers except its first "
+    "quantisation keeping F1: GRU/LSTM layers of 128 units or more and the encoder's "
+    "Linear layers except its first "
     "block and down-projections), int8-full (every Linear layer too: faster, costs F1), "
     "bf16 (CPUs with native bfloat16 only), auto (the fastest path that keeps F1 on this "
     "CPU; the table says which). [default: fp32, int8, int8-full]",
