@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from core.errors import HarnessError
-from core.fileio import atomic_write_text
+from core.fileio import atomic_directory, atomic_write_text
 
 #: written into every output folder a harness command makes; ``--force`` replaces only those
 MARKER = ".harness-output"
@@ -81,3 +82,21 @@ def refuse_precious(out: Path, inputs: Iterable[Path] = (), option: str = "--out
             raise HarnessError(
                 f"{option} {out}: holds {path}, which this command reads; not replaced"
             )
+
+
+@contextmanager
+def output_folder(
+    out: Path, command: str, *, force: bool, inputs: Iterable[Path] = ()
+) -> Iterator[Path]:
+    """The folder ``harness COMMAND`` fills for ``out``: the rule of
+    :func:`check_output_folder` checked at once and again under the folder's lock before
+    the swap (:func:`core.fileio.atomic_directory`), and the marker written in it."""
+    inputs = list(inputs)
+
+    def check() -> None:
+        check_output_folder(out, force=force, inputs=inputs)
+
+    check()  # before anything is made beside it
+    with atomic_directory(out, check) as work:
+        mark(work, command)
+        yield work

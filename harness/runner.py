@@ -25,8 +25,8 @@ from typing import Any
 from core.corpus import Corpus, load_corpus
 from core.datasets import resolve
 from core.errors import HarnessError
-from core.fileio import atomic_directory, atomic_write_text, read_json_object
-from core.output_folders import check_output_folder, mark
+from core.fileio import atomic_write_text, read_json_object
+from core.output_folders import output_folder
 from core.seeding import seed_everything
 from core.system import System, config_from_dict, config_to_dict
 from core.tweets import EVALUATED_TYPES, Prediction, Tweet
@@ -113,13 +113,7 @@ def run(
     # the corpus, and any option naming a file or folder (vectors, a gazetteer, a model)
     named = [v for v in settings.options.values() if isinstance(v, str) and v]
     inputs = [resolve(settings.data), *(Path(v) for v in named if Path(v).exists())]
-
-    def check() -> None:
-        check_output_folder(out, force=force, inputs=inputs)
-
-    check()  # at once, before the corpus is read; again under the folder's lock
-    with atomic_directory(out, check) as work:
-        mark(work, "run")
+    with output_folder(out, "run", force=force, inputs=inputs) as work:
         handler = logging.FileHandler(work / "run.log", encoding="utf-8")
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
         log.addHandler(handler)

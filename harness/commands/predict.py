@@ -8,8 +8,7 @@ from pathlib import Path
 import click
 
 from core.datasets import resolve
-from core.fileio import atomic_directory
-from core.output_folders import check_output_folder, mark
+from core.output_folders import check_output_folder, output_folder
 from core.system import AUTO, ENGINES, PRECISIONS
 from harness import registry
 from harness.commands.common import (
@@ -73,11 +72,8 @@ def command(
       harness predict runs/final/model --data profner_test.zip --split test --out preds/
       harness predict runs/rnn/model --data profner.zip --split valid --precision int8 --out p/
     """
-
-    def check() -> None:
-        check_output_folder(out, force=force, inputs=[model, resolve(data)])
-
-    check()  # at once, before the model is loaded; again under the folder's lock
+    inputs = [model, resolve(data)]
+    check_output_folder(out, force=force, inputs=inputs)  # before the model is loaded
     system = registry.load_saved(model).use_precision(precision, engine)
     system.show_progress = progress
     if precision == AUTO:
@@ -88,9 +84,8 @@ def command(
     predictions = system.predict(chosen.tweets)
     seconds = time.perf_counter() - started
     check_predictions(predictions, chosen.tweets, system.name, system.config.types)
-    with atomic_directory(out, check) as work:  # old files stay until the new are whole
-        mark(work, "predict")
-        write_predictions(work, predictions, chosen.tweets)
+    with output_folder(out, "predict", force=force, inputs=inputs) as work:
+        write_predictions(work, predictions, chosen.tweets)  # old files stay until then
     click.echo(f"{split}: {len(predictions)} tweets predicted in {seconds:.1f} s -> {out}")
     if chosen.has_gold:
         click.echo(f"{split}: {summary_line(score_written(out, resolve(data), split))}")
