@@ -141,7 +141,7 @@ def timed_figures(config: pytest.Config) -> list[Figure]:
 
 
 def cpu_features() -> str:
-    from systems.neural.inference import cpu_int8_kind, cpu_supports_bf16, masked_flags
+    from core.machine import cpu_int8_kind, cpu_supports_bf16, masked_flags
 
     int8 = "VNNI" if cpu_int8_kind() == "vnni" else "none (AVX2 only)"
     text = f"int8 dot products {int8}; bf16 {'native' if cpu_supports_bf16() else 'none'}"
@@ -196,7 +196,7 @@ def pytest_collection_modifyitems(config, items) -> None:
 
 def cpu_kind() -> str:
     """Which row of ``TARGET_MS`` applies: ``amx`` when the CPU has AMX tiles."""
-    from systems.neural.inference import cpu_flags
+    from core.machine import cpu_flags
 
     return "amx" if "amx_tile" in cpu_flags() else "avx2"
 
@@ -267,19 +267,9 @@ ALL_PATHS: list[tuple[str, str]] = [
 def path_unavailable(engine: str, precision: str) -> str | None:
     """Why this machine cannot time the path (the CPU's flags, the install extras), or
     None: decided from the flags, never assumed from the machine the suite was written on."""
-    from systems.neural.inference import (
-        cpu_supports_bf16,
-        onnxruntime_available,
-        openvino_available,
-    )
+    from core.inference_paths import InferencePath
 
-    if precision == "bf16" and not cpu_supports_bf16():
-        return "bf16: this CPU has no native bfloat16 (avx512_bf16 or amx_bf16)"
-    if engine == "onnxruntime" and not onnxruntime_available():
-        return "engine onnxruntime: not installed (pip install 'ner-harness[onnx]')"
-    if engine == "openvino" and not openvino_available():
-        return "engine openvino: not installed (pip install 'ner-harness[openvino]')"
-    return None
+    return InferencePath(engine, precision).obstacle()
 
 
 def path_id(engine: str, precision: str) -> str:

@@ -31,9 +31,9 @@ import pytest
 import torch
 
 from benchmarks.report import CPU_LIMIT, RNN_LIMIT
+from core.machine import cpu_supports_bf16, engine_available
 from core.tweets import Tweet
 from harness.reference_models import BETO_SHAPE
-from systems.neural.inference import cpu_supports_bf16, onnxruntime_available
 
 Shapes = list[tuple[int, int]]
 
@@ -150,7 +150,7 @@ def int8_engines() -> tuple[list[Callable[[int, Shapes], Products]], list[str]]:
         engines.append(torch_dynamic_linear)
     else:
         missing.append("torch has no fbgemm / x86 quantized engine")
-    if onnxruntime_available():
+    if engine_available("onnxruntime"):
         engines.append(onnxruntime_matmul_integer)
     else:
         missing.append("onnxruntime not installed (pip install 'ner-harness[onnx]')")

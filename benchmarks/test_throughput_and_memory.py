@@ -27,8 +27,8 @@ from benchmarks.conftest import (
     path_marks,
 )
 from benchmarks.report import BATCHING, PIPELINE, THROUGHPUT, PeakMemory, path_label
-from core.system import TIMED_PRECISIONS
-from systems.neural.inference import cpu_supports_bf16
+from core.inference_paths import TIMED_PRECISIONS
+from core.machine import cpu_supports_bf16
 
 #: tweets of the batching benchmark: enough for full batches, few enough for minutes
 BATCHING_TWEETS = 128

@@ -11,12 +11,13 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import logging
 import re
 import types
 import typing
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, TypeVar
 
@@ -25,22 +26,12 @@ import pydantic
 from core import __version__
 from core.errors import HarnessError
 from core.fileio import atomic_write_text, read_json_object
+from core.inference_paths import AUTO, BASELINE, InferencePath, Preference, choose
 from core.tweets import EVALUATED_TYPES, Prediction, Tweet
 
+log = logging.getLogger("harness")
+
 SYSTEM_FILE = "system.json"
-#: CPU inference paths (``System.use_precision``): plain PyTorch, accuracy-preserving int8
-#: (first encoder block, down-projections and task heads stay fp32), int8 of every Linear
-#: layer, and bfloat16 on CPUs that compute it natively.
-PRECISIONS = ("fp32", "int8", "int8-full", "bf16")
-#: the paths benchmarks time by default (bf16 needs a CPU this project cannot assume)
-TIMED_PRECISIONS = ("fp32", "int8", "int8-full")
-#: what ``use_precision`` also accepts: the fastest path that keeps F1 on this CPU,
-#: chosen by each system from the CPU's flags (it says which it picked)
-AUTO = "auto"
-#: inference engines: PyTorch itself; ONNX Runtime for a transformer's encoder or an RNN's
-#: recurrent layers (the ``onnx`` install extra); OpenVINO for a transformer's encoder
-#: (the ``openvino`` extra)
-ENGINES = ("torch", "onnxruntime", "openvino")
 S = TypeVar("S", bound="System")
 
 
@@ -100,17 +91,33 @@ class System(ABC):
         "reason"}}`` for what was settled, which ``harness run`` prints and records."""
         return {}
 
-    def use_precision(self, precision: str, engine: str = "torch") -> System:
-        """Switch to a faster CPU inference path; systems without neural layers have none."""
-        if engine != "torch":
-            raise HarnessError(f"{self.name}: no {engine} engine (only torch)")
-        if precision not in ("fp32", AUTO):
-            raise HarnessError(f"{self.name}: no {precision} inference path (only fp32)")
-        self.inference_path = "fp32"
+    #: the inference paths the system supports; systems without neural layers have one
+    inference_paths: ClassVar[tuple[InferencePath, ...]] = (BASELINE,)
+    #: the paths ``--precision auto`` may pick, best first, each with why (measured)
+    auto_preferences: ClassVar[tuple[Preference, ...]] = ()
+
+    def use_precision(self: S, precision: str, engine: str = "torch") -> S:
+        """Switch a loaded system to an inference path for prediction: one it declares
+        and this machine runs, or with ``auto`` the first of its preferences that runs
+        here (``core.inference_paths.choose``)."""
+        path, reason = choose(
+            self.name, self.inference_paths, self.auto_preferences, precision, engine
+        )
+        if precision == AUTO:
+            log.info("%s: precision auto -> %s %s (%s)", self.name, *astuple(path), reason)
+        self.switch_path(path)
+        self.inference_path = str(path)
+        self.path_reason = reason
         return self
 
+    def switch_path(self, path: InferencePath) -> None:  # noqa: B027 (a hook, empty by default)
+        """Make ``path`` (declared, runnable here) the one ``predict`` uses; systems with
+        only the baseline have nothing to switch."""
+
     #: the path ``use_precision`` chose, as ``[engine ]precision`` (what "auto" became)
-    inference_path: str = "fp32"
+    inference_path: str = str(BASELINE)
+    #: why that path (``auto``'s reason, or "asked for")
+    path_reason: str = "the default"
 
     # -- persistence shared by all systems -------------------------------------------------
 

@@ -23,7 +23,8 @@ from tqdm import tqdm
 
 from core.corpus import Corpus, load_corpus
 from core.errors import HarnessError
-from core.system import AUTO, SYSTEM_FILE, System
+from core.inference_paths import AUTO, BASELINE, InferencePath, runnable
+from core.system import SYSTEM_FILE, System
 from core.tweets import Tweet
 from eval import score_predictions
 from harness import registry
@@ -105,30 +106,56 @@ def is_untrained(folder: Path) -> bool:
     return bool(json.loads(architecture.read_text(encoding="utf-8")).get("untrained"))
 
 
-#: an inference path: (engine, precision)
-InferencePath = tuple[str, str]
+#: ``auto`` among the requested paths (it resolves to its own engine and precision)
+AUTO_PATH = InferencePath("torch", AUTO)
+#: every path a system declares that this machine runs, and ``auto``
+ALL_PATHS = "all"
 
 
-def load_for_cpu(folder: Path, precision: str, engine: str = "torch") -> System:
+def load_for_cpu(folder: Path, path: InferencePath) -> System:
     system = registry.load_saved(folder)
     system.show_progress = False
-    return system.use_precision(precision, engine)
+    return system.use_precision(path.precision, path.engine)
 
 
-def inference_paths(engines: Sequence[str], precisions: Sequence[str]) -> list[InferencePath]:
+def requested_paths(engines: Sequence[str], precisions: Sequence[str]) -> list[InferencePath]:
     """Every engine with every precision, PyTorch fp32 first (the baseline of every
-    ratio); ``auto`` once, as the path it resolves to is its own engine's."""
-    paths: list[InferencePath] = [("torch", "fp32")]
+    ratio); ``auto`` once, as the path it resolves to is its own engine's; ``all`` as
+    itself, for :func:`paths_to_time` to expand per system."""
+    paths: list[InferencePath] = [BASELINE]
     for engine in engines:
         for precision in precisions:
-            path = ("torch", AUTO) if precision == AUTO else (engine, precision)
+            if precision in (AUTO, ALL_PATHS):
+                path = InferencePath("torch", precision)
+            else:
+                path = InferencePath(engine, precision)
             if path not in paths:
                 paths.append(path)
     return paths
 
 
-def path_label(engine: str, precision: str) -> str:
-    return precision if engine == "torch" else f"{engine} {precision}"
+def paths_to_time(
+    system: type[System], requested: Sequence[InferencePath], source: str
+) -> list[InferencePath]:
+    """The requested paths ``system`` declares and this machine runs, from the system's
+    declaration (``System.inference_paths``), never by trying them; each one left out is
+    logged with its reason."""
+    chosen: list[InferencePath] = []
+    for path in requested:
+        if path.precision == ALL_PATHS:
+            candidates = [*runnable(system.inference_paths), AUTO_PATH]
+        else:
+            candidates = [path]
+        for candidate in candidates:
+            if candidate in chosen:
+                continue
+            if candidate != AUTO_PATH and candidate not in system.inference_paths:
+                log.warning("%s: %s skipped (not a path of %s)", source, candidate, system.name)
+            elif candidate != AUTO_PATH and (obstacle := candidate.obstacle()):
+                log.warning("%s: %s skipped (%s)", source, candidate, obstacle)
+            else:
+                chosen.append(candidate)
+    return chosen
 
 
 def valid_f1(system: System, corpus: Corpus, progress: bool = False) -> dict[str, float]:
@@ -174,7 +201,7 @@ def bench_model(
     folder: Path,
     source: str,
     tweets: dict[str, Tweet],
-    paths: Sequence[InferencePath],
+    requested: Sequence[InferencePath],
     rounds: int,
     warmup: int,
     corpus: Corpus | None = None,
@@ -192,14 +219,14 @@ def bench_model(
     scoring.
     """
     # counted on the fp32 model: quantised layers keep packed weights, not Parameters
-    parameters = registry.load_saved(folder).parameter_count()
+    plain = registry.load_saved(folder)
+    parameters = plain.parameter_count()
+    paths = paths_to_time(type(plain), requested, source)
+    del plain
     systems: dict[InferencePath, System] = {}
     loading = tqdm(paths, desc=f"{source}: loading", unit="path", leave=False, disable=not progress)
-    for engine, precision in loading:
-        try:
-            systems[(engine, precision)] = load_for_cpu(folder, precision, engine)
-        except HarnessError as err:  # e.g. int8 for a dictionary: skip, keep the other rows
-            log.warning("%s: %s skipped (%s)", source, path_label(engine, precision), err)
+    for path in loading:
+        systems[path] = load_for_cpu(folder, path)
     calls = {
         (path, kind): partial(system.predict, [tweet])
         for path, system in systems.items()
@@ -207,27 +234,27 @@ def bench_model(
     }
     timed = measure_with_progress(calls, rounds, warmup, source, progress)
     untrained = is_untrained(folder)
-    base = ("torch", "fp32")
+    base = BASELINE
     # medians: on a shared machine a few slow calls move a mean far more than a median
     baseline = timed[(base, "median")].median_ms if base in systems else None
     rows: list[BenchRow] = []
-    for (engine, precision), system in systems.items():
-        latency = {kind: timed[((engine, precision), kind)] for kind in tweets}
+    for path, system in systems.items():
+        latency = {kind: timed[(path, kind)] for kind in tweets}
         row = BenchRow(
             system=system.name,
             source=source,
             parameters=parameters,
-            precision=precision,
+            precision=path.precision,
             untrained=untrained,
             latency=latency,
-            engine=engine,
+            engine=path.engine,
             resolved=system.inference_path,
         )
         if profile:
             row.split = profile_split(system, tweets["median"], calls=rounds, warmup=warmup)
         if corpus is not None and not untrained:
             row.f1 = valid_f1(system, corpus, progress)
-        elif (engine, precision) == base and recorded:
+        elif path == base and recorded:
             row.f1 = dict(recorded)
         if baseline:
             row.ratio_to_fp32 = latency["median"].median_ms / baseline
@@ -313,7 +340,7 @@ def row_path(row: BenchRow) -> str:
     """``int8``, ``onnxruntime int8``, or ``auto: bf16`` (what auto resolved to)."""
     if row.precision == AUTO:
         return f"auto: {row.resolved}"
-    return path_label(row.engine, row.precision)
+    return str(InferencePath(row.engine, row.precision))
 
 
 def load_bench_corpus(data_path: Path) -> tuple[Corpus, dict[str, Tweet]]:

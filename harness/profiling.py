@@ -53,7 +53,7 @@ def _recurrent_types() -> tuple[type, ...]:
 
     types: list[type] = [nn.RNNBase, QuantizedRNNBase]
     try:
-        from systems.neural.onnx_recurrent import OrtRecurrent
+        from systems.neural.engines.onnx_recurrent import OrtRecurrent
     except ImportError:  # the onnx extra is not installed
         pass
     else:

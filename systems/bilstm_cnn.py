@@ -35,6 +35,7 @@ from torch import nn
 from torch.optim.lr_scheduler import LRScheduler
 
 from core.errors import HarnessError
+from core.inference_paths import prefer
 from systems.neural.base import NeuralConfig, NeuralSystem
 from systems.neural.examples import Example
 from systems.neural.recurrent import make_rnn, packed_states
@@ -244,10 +245,9 @@ class BilstmCnnSystem(NeuralSystem):
     Config = BilstmCnnConfig
     config: BilstmCnnConfig
 
-    def auto_path(self) -> tuple[str, str, str]:
-        """fp32: at 1.3M parameters quantising activations costs more than int8 saves
-        (both int8 paths were slower than fp32, README, Benchmarks)."""
-        return "torch", "fp32", "a small network: int8 measured slower"
+    #: fp32: at 1.3M parameters quantising activations costs more than int8 saves (both
+    #: int8 paths measured slower than fp32, docs/benchmarks.md)
+    auto_preferences = prefer(("torch", "fp32", "a small network: int8 measured slower"))
 
     def __init__(self, config: BilstmCnnConfig | None = None):
         super().__init__(config)

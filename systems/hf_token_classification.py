@@ -40,12 +40,14 @@ from transformers import (
 
 from core.errors import HarnessError
 from core.fileio import atomic_directory, atomic_write_text
-from core.system import AUTO, System, SystemConfig
+from core.inference_paths import AUTO, PRECISIONS, InferencePath, paths, prefer
+from core.machine import cpu_supports_bf16
+from core.system import System, SystemConfig
 from core.tweets import Prediction, Tweet
 from systems.neural.encoder_catalog import resolve_model, settle_model
 from systems.neural.encoders import LOAD_ERRORS, effective_max_length, load_error, load_tokenizer
 from systems.neural.examples import Example, TagCodec, make_examples, predict_examples
-from systems.neural.inference import cpu_supports_bf16, optimize_for_cpu
+from systems.neural.inference import optimize_for_cpu
 from systems.neural.piece_vocabulary import apply_policy
 from systems.neural.training import pick_device
 
@@ -268,15 +270,14 @@ class HfTokenClassificationSystem(System):
     def parameter_count(self) -> int:
         return sum(p.numel() for p in self._model().parameters())
 
-    def use_precision(self, precision: str, engine: str = "torch") -> HfTokenClassificationSystem:
-        if engine != "torch":
-            raise HarnessError(f"{self.name}: no {engine} engine (use --engine torch)")
-        if precision == AUTO:
-            precision = "bf16" if cpu_supports_bf16() else "int8"
-            log.info("%s: precision auto -> torch %s", self.name, precision)
-        self.model = optimize_for_cpu(self._model(), precision, inplace=True)
-        self.inference_path = precision
-        return self
+    #: PyTorch only: the Hugging Face model is run as the recipe runs it
+    inference_paths = paths(torch=" ".join(PRECISIONS))
+    auto_preferences = prefer(
+        ("torch", "bf16", "native bf16: F1 kept"), ("torch", "int8", "int8: F1 kept")
+    )
+
+    def switch_path(self, path: InferencePath) -> None:
+        self.model = optimize_for_cpu(self._model(), path.precision, inplace=True)
 
     def save_model(self, folder: Path) -> None:
         model = self._model()

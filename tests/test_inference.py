@@ -3,6 +3,8 @@ quantised model still predicts through the CLI."""
 
 from __future__ import annotations
 
+from dataclasses import astuple
+
 import pytest
 import torch
 from click.testing import CliRunner
@@ -176,16 +178,19 @@ def test_auto_on_the_rnn_is_int8_and_says_so(corpus, caplog):
 def test_auto_on_an_encoder_follows_the_cpu_flags(
     transformer, monkeypatch, native_bf16, with_ov, with_ort, expected
 ):
-    from systems.neural import base, encoder_system
+    from core import inference_paths
+    from systems.neural import base
 
     # the choice is under test, not the conversion (the fixture's model stays fp32)
     monkeypatch.setattr(base, "optimize_for_cpu", lambda model, precision, inplace: model)
-    monkeypatch.setattr(encoder_system, "cpu_supports_bf16", lambda: native_bf16)
-    monkeypatch.setattr(encoder_system, "openvino_available", lambda: with_ov)
-    monkeypatch.setattr(encoder_system, "onnxruntime_available", lambda: with_ort)
+    monkeypatch.setattr(inference_paths, "cpu_supports_bf16", lambda: native_bf16)
+    installed = {"torch": True, "openvino": with_ov, "onnxruntime": with_ort}
+    monkeypatch.setattr(
+        inference_paths, "missing_extra", lambda e: None if installed[e] else f"{e} missing"
+    )
     chosen = []
     monkeypatch.setattr(
-        type(transformer), "use_engine", lambda self, engine, p: chosen.append((engine, p))
+        type(transformer), "swap_engine", lambda self, path: chosen.append(astuple(path))
     )
     transformer.use_precision("auto")
     assert transformer.inference_path == expected
@@ -199,7 +204,7 @@ def test_auto_with_an_engine_is_refused(transformer):
 
 
 def test_the_cpu_flags_are_read_from_the_flags_line(monkeypatch, tmp_path):
-    from systems.neural import inference
+    from core import machine as inference
 
     cpuinfo = tmp_path / "cpuinfo"
     monkeypatch.delenv(inference.MASK_VARIABLE, raising=False)  # the masked suite sets it

@@ -11,7 +11,7 @@ from safetensors.torch import save_file
 from torch import nn
 
 from core.errors import HarnessError
-from systems.neural.base import copy_weights
+from systems.neural.weights import copy_weights
 
 
 def small_model() -> nn.Module:

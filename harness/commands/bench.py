@@ -9,24 +9,26 @@ import click
 
 from core.datasets import resolve
 from core.fileio import atomic_write_text
-from core.system import AUTO, ENGINES, PRECISIONS, TIMED_PRECISIONS
+from core.inference_paths import AUTO, ENGINES, PRECISIONS, TIMED_PRECISIONS
 from harness.benchmarking import (
+    ALL_PATHS,
     bench_model,
-    inference_paths,
     load_bench_corpus,
     machine_description,
     model_folder,
     recorded_f1,
     reference_rows,
     render_markdown,
+    requested_paths,
     run_corpus,
 )
 from harness.commands.common import choice_option, data_option, path_option, progress_option
+from harness.commands.path_listing import ListsInferencePaths
 
 REFERENCES = ("transformer", "rnn")
 
 
-@click.command("bench")
+@click.command("bench", cls=ListsInferencePaths)
 @click.argument("runs", nargs=-1, type=click.Path(path_type=Path))
 @choice_option(
     "--reference",
@@ -38,7 +40,7 @@ REFERENCES = ("transformer", "rnn")
 )
 @choice_option(
     "--precision",
-    (*PRECISIONS, AUTO),
+    (*PRECISIONS, AUTO, ALL_PATHS),
     dest="precisions",
     multiple=True,
     help="Inference path(s) to time: fp32 (plain PyTorch), int8 (dynamic int8 "
@@ -46,7 +48,9 @@ REFERENCES = ("transformer", "rnn")
     "Linear layers except its first "
     "block and down-projections), int8-full (every Linear layer too: faster, costs F1), "
     "bf16 (CPUs with native bfloat16 only), auto (the fastest path that keeps F1 on this "
-    "CPU; the table says which). [default: fp32, int8, int8-full]",
+    "CPU; the table says which), all (every path the system declares that this machine "
+    "runs, on every engine, and auto: 'harness systems NAME' lists them). Paths a system "
+    "does not declare are skipped with a warning. [default: fp32, int8, int8-full]",
 )
 @choice_option(
     "--engine",
@@ -108,6 +112,7 @@ def command(
     Examples:
       harness bench                                  # untrained BETO-sized + Table 3 RNN
       harness bench runs/rnn-profner --score --precision fp32 --precision int8
+      harness bench runs/rnn-profner --score --profile --precision all
       harness bench runs/transformer --engine torch --engine onnxruntime --precision int8
     """
     import torch
@@ -115,7 +120,7 @@ def command(
     if threads:
         torch.set_num_threads(threads)
     # torch fp32 always comes first: the baseline every ratio refers to
-    paths = inference_paths(engines or ("torch",), precisions or TIMED_PRECISIONS)
+    paths = requested_paths(engines or ("torch",), precisions or TIMED_PRECISIONS)
     if not runs and not references:
         references = REFERENCES
     corpus_name = data or next((c for r in runs if (c := run_corpus(r))), None) or "sample"

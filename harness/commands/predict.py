@@ -8,8 +8,8 @@ from pathlib import Path
 import click
 
 from core.datasets import resolve
+from core.inference_paths import AUTO, ENGINES, PRECISIONS
 from core.output_folders import check_output_folder, output_folder
-from core.system import AUTO, ENGINES, PRECISIONS
 from harness import registry
 from harness.commands.common import (
     all_types_option,
@@ -19,10 +19,11 @@ from harness.commands.common import (
     path_option,
     progress_option,
 )
+from harness.commands.path_listing import ListsInferencePaths
 from harness.runner import check_predictions, score_written, summary_line, write_predictions
 
 
-@click.command("predict")
+@click.command("predict", cls=ListsInferencePaths)
 @click.argument("model", type=click.Path(path_type=Path))
 @data_option()
 @click.option("--split", default="test", show_default=True, help="Split to predict.")

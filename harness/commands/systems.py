@@ -5,8 +5,10 @@ from __future__ import annotations
 import click
 
 from core.errors import HarnessError
+from core.inference_paths import describe
 from core.system import describe_config
 from harness import registry
+from harness.commands.path_listing import auto_order
 
 
 @click.command("systems")
@@ -34,6 +36,8 @@ def command(name: str | None) -> None:
     click.echo(f"{name}: {cls.description}")
     if cls.labels_from_spans:
         click.echo("7a: positive when the system predicts any span (no classifier of its own)")
+    click.echo(f"inference paths: {describe(cls.inference_paths)}")
+    click.echo(f"--precision auto tries: {auto_order(cls)} (the first this machine runs)")
     click.echo("\noptions (-o NAME=VALUE):")
     for option, kind, default in describe_config(cls.Config):
         shown = ",".join(default) if isinstance(default, tuple) else default

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from abc import abstractmethod
 from collections.abc import Callable, Sequence
@@ -21,18 +20,19 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
-from safetensors.torch import save_file
 from torch.optim.lr_scheduler import LRScheduler
 from tqdm import tqdm
 
 from core.corpus import Split
 from core.errors import HarnessError
-from core.fileio import atomic_output, atomic_write_text
-from core.system import AUTO, ENGINES, System, SystemConfig
+from core.fileio import atomic_write_text
+from core.inference_paths import PRECISIONS, InferencePath, paths, prefer
+from core.system import System, SystemConfig
 from core.tweets import Prediction, Tweet
 from eval import score_predictions
 from systems.gazetteer import FILE_NAME as GAZETTEER_FILE
 from systems.gazetteer import Gazetteer, read_saved
+from systems.neural.engines import RECURRENT_ENGINES, swap_recurrent
 from systems.neural.examples import Example, TagCodec, make_examples, predict_examples
 from systems.neural.gazetteer_features import (
     GazetteerOptions,
@@ -48,6 +48,7 @@ from systems.neural.training import (
     optimizer_steps,
     pick_device,
 )
+from systems.neural.weights import copy_weights, write_weights
 
 log = logging.getLogger("harness")
 
@@ -93,97 +94,6 @@ class NeuralConfig(SystemConfig):
     select_best: bool = True
     #: batch size for prediction
     predict_batch_size: int = 32
-
-
-#: floating dtypes a saved model may hold where the built one is fp32: a model trained
-#: on a GPU and saved in half precision, or a bf16 predictor saved as it was
-_HALF_SAVES = ("F16", "BF16")
-#: safetensors' dtype names (its format spec) of the tensors a model may hold
-_SAFETENSORS_DTYPES = {
-    torch.float32: "F32",
-    torch.float16: "F16",
-    torch.bfloat16: "BF16",
-    torch.float64: "F64",
-    torch.int64: "I64",
-    torch.int32: "I32",
-    torch.int16: "I16",
-    torch.int8: "I8",
-    torch.uint8: "U8",
-    torch.bool: "BOOL",
-}
-
-
-def copy_weights(model: torch.nn.Module, weights: Path) -> None:
-    """Fill ``model`` from a safetensors file, reading one tensor at a time.
-
-    Why not ``safetensors.safe_open``: it memory-maps the file, and every mapped page it
-    touches counts in the predictor's resident memory until the file is closed (about
-    420 MB more peak for a BERT-base predictor, which then cannot stay under 1 GB). Plain
-    reads of the documented format (8-byte header length, JSON header, raw little-endian
-    data) keep the peak at the model plus its largest tensor.
-    """
-    target = model.state_dict()
-    where = weights.parent
-
-    def unfit(detail: str) -> HarnessError:
-        return HarnessError(f"{where}: weights do not fit the architecture ({detail})")
-
-    try:
-        with open(weights, "rb") as stream:
-            size = os.fstat(stream.fileno()).st_size
-            header_size = int.from_bytes(stream.read(8), "little")
-            if header_size > size - 8:  # checked before reading: the length may be 2**62
-                raise HarnessError(
-                    f"{where}: cannot load model ({weights.name}: its header claims "
-                    f"{header_size} bytes of a {size}-byte file)"
-                )
-            data_size = size - 8 - header_size
-            header = json.loads(stream.read(header_size))
-            if not isinstance(header, dict):
-                raise ValueError("the header is not a JSON object")
-            header.pop("__metadata__", None)
-            missing = sorted(target.keys() - header.keys())
-            unexpected = sorted(header.keys() - target.keys())
-            if missing or unexpected:
-                raise unfit(f"missing {missing[:3]}" if missing else f"unexpected {unexpected[:3]}")
-            for key, entry in sorted(header.items(), key=lambda item: item[1]["data_offsets"]):
-                tensor = target[key]
-                begin, end = entry["data_offsets"]
-                saved_dtype = _saved_dtype(entry["dtype"], tensor)
-                if saved_dtype is None:
-                    raise unfit(f"{key}: {entry['dtype']} saved, {tensor.dtype} built")
-                if tuple(entry["shape"]) != tuple(tensor.shape):
-                    raise unfit(
-                        f"{key}: {tuple(entry['shape'])} saved, {tuple(tensor.shape)} built"
-                    )
-                expected = tensor.numel() * saved_dtype.itemsize
-                # checked before allocating: offsets may claim gigabytes of a small file
-                if not 0 <= begin <= end <= data_size:
-                    raise HarnessError(
-                        f"{where}: cannot load model ({weights.name}: {key} lies at bytes "
-                        f"{begin}-{end} of {data_size}: truncated, or a header that lies)"
-                    )
-                if end - begin != expected:
-                    raise unfit(f"{key}: {end - begin} bytes saved, {expected} built")
-                raw = bytearray(end - begin)
-                stream.seek(8 + header_size + begin)
-                if stream.readinto(raw) != len(raw):
-                    raise HarnessError(f"{where}: cannot load model ({weights.name} truncated)")
-                if raw:
-                    with torch.no_grad():
-                        saved = torch.frombuffer(raw, dtype=saved_dtype).view(tensor.shape)
-                        tensor.copy_(saved)  # half precision widens to the built fp32
-    except (OSError, ValueError, KeyError, TypeError, RecursionError) as err:
-        raise HarnessError(f"{where}: cannot load model ({weights.name}: {err})") from None
-
-
-def _saved_dtype(name: str, built: torch.Tensor) -> torch.dtype | None:
-    """The torch dtype to read a saved tensor as, or None when it cannot fill ``built``."""
-    if name == _SAFETENSORS_DTYPES.get(built.dtype):
-        return built.dtype
-    if name in _HALF_SAVES and built.dtype == torch.float32:
-        return torch.float16 if name == "F16" else torch.bfloat16
-    return None
 
 
 class NeuralSystem(System):
@@ -423,9 +333,7 @@ class NeuralSystem(System):
         return sum(p.numel() for p in self._model().parameters())
 
     def save_model(self, folder: Path) -> None:
-        state = {k: v.detach().cpu().contiguous() for k, v in self._model().state_dict().items()}
-        with atomic_output(folder / WEIGHTS_FILE) as tmp:
-            save_file(state, str(tmp))
+        write_weights(self._model(), folder / WEIGHTS_FILE)
         atomic_write_text(folder / ARCHITECTURE_FILE, json.dumps(self.architecture, indent=2))
         atomic_write_text(folder / HISTORY_FILE, json.dumps(self.history, indent=2))
         if self.gazetteer is not None:
@@ -458,52 +366,29 @@ class NeuralSystem(System):
         system.device = torch.device("cpu")
         return system
 
-    def use_precision(self, precision: str, engine: str = "torch") -> NeuralSystem:
-        """Switch a loaded system to a fast CPU path for prediction (see ``PRECISIONS``;
-        ``auto``: :meth:`auto_path`, logged)."""
-        if precision == AUTO:
-            if engine != "torch":
-                raise HarnessError(f"precision auto picks the engine too: drop --engine {engine}")
-            engine, precision, reason = self.auto_path()
-            log.info("%s: precision auto -> %s %s (%s)", self.name, engine, precision, reason)
-        if engine not in ENGINES:
-            raise HarnessError(f"unknown engine {engine!r} (use {', '.join(ENGINES)})")
-        if engine == "torch":
-            # in place: a second copy of a BERT-base model would double the predictor's memory
-            self.model = optimize_for_cpu(self._model(), precision, inplace=True)
+    #: every precision on PyTorch; the recurrent layers on ONNX Runtime
+    inference_paths = paths(
+        torch=" ".join(PRECISIONS),
+        **{name: " ".join(p) for name, p in RECURRENT_ENGINES.items()},
+    )
+    #: PyTorch's int8 recurrent layers were the fastest path on every CPU measured and
+    #: kept F1 (docs/benchmarks.md); bf16 GRUs were slower than fp32 even with AMX
+    auto_preferences = prefer(("torch", "int8", "int8 recurrent layers: fastest measured, F1 kept"))
+
+    def switch_path(self, path: InferencePath) -> None:
+        # in place: a second copy of a BERT-base model would double the predictor's memory
+        model = self._model().cpu().eval()
+        if path.engine == "torch":
+            self.model = optimize_for_cpu(model, path.precision, inplace=True)
         else:
-            self.use_engine(engine, precision)
-        self.inference_path = precision if engine == "torch" else f"{engine} {precision}"
+            self.model = model
+            self.swap_engine(path)
         self.device = torch.device("cpu")
-        return self
 
-    def use_engine(self, engine: str, precision: str) -> None:
-        """Move prediction to ``engine``: here, the recurrent layers to ONNX Runtime's
-        whole-layer GRU and LSTM operators (fp32; the rest stays in PyTorch). Encoder
-        systems override this."""
-        if engine == "openvino":
-            # measured on the best RNN's GRU: OpenVINO's recurrent layers were slower than
-            # ONNX Runtime's in fp32 and in bf16, so the recurrent systems do not offer it
-            raise HarnessError(
-                f"{self.name}: engine openvino runs transformer encoders only "
-                "(use --engine onnxruntime for the recurrent layers)"
-            )
-        if precision != "fp32":
-            raise HarnessError(
-                f"{self.name}: engine {engine} runs the recurrent layers in fp32 only "
-                f"(for {precision} use --engine torch)"
-            )
-        from systems.neural.onnx_recurrent import to_onnxruntime
-
-        self.model = self._model().cpu().eval()
-        if not to_onnxruntime(self.model):
-            raise HarnessError(f"{self.name}: no recurrent layers for engine {engine}")
-
-    def auto_path(self) -> tuple[str, str, str]:
-        """(engine, precision, why) of ``--precision auto`` for the recurrent taggers:
-        PyTorch's int8 recurrent layers were the fastest path on both CPUs measured and
-        kept F1 (README, Benchmarks); bf16 GRUs were slower than fp32 even with AMX."""
-        return "torch", "int8", "int8 recurrent layers: fastest measured, F1 kept"
+    def swap_engine(self, path: InferencePath) -> None:
+        """Hand the heavy layers to ``path.engine``: here the recurrent layers (the rest
+        stays in PyTorch). Encoder systems hand over their encoder instead."""
+        swap_recurrent(self._model(), path.engine, self.name)
 
     def to(self, device: str) -> NeuralSystem:
         """Move a loaded system (e.g. to ``cuda`` for batch prediction)."""

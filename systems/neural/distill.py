@@ -33,9 +33,9 @@ import torch
 from tqdm.auto import tqdm
 
 from core.errors import HarnessError
+from core.machine import cpu_supports_bf16
 from systems.neural.encoder_catalog import resolve_model
 from systems.neural.encoders import effective_max_length, load_pretrained_encoder, load_tokenizer
-from systems.neural.inference import cpu_supports_bf16
 
 log = logging.getLogger("harness")
 

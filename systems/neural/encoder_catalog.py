@@ -27,7 +27,7 @@ from pathlib import Path
 from core.datasets import cache_dir
 from core.errors import HarnessError
 from core.fileio import atomic_directory
-from core.system import AUTO  # the value that lets the harness choose, as for --precision
+from core.inference_paths import AUTO  # the value that lets the harness choose, as for --precision
 from systems.neural import hub, packed_e5
 
 log = logging.getLogger("harness")

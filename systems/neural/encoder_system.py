@@ -11,7 +11,6 @@ with its paper's head and training recipe as defaults.
 
 from __future__ import annotations
 
-import gc
 import json
 import logging
 from collections.abc import Sequence
@@ -24,6 +23,7 @@ from torch import nn
 
 from core.errors import HarnessError
 from core.fileio import atomic_write_text, read_json_object
+from core.inference_paths import PRECISIONS, InferencePath, paths, prefer
 from systems.neural.base import NeuralConfig, NeuralSystem
 from systems.neural.encoder_catalog import AUTO, resolve_model, settle_model
 from systems.neural.encoder_heads import HEADS, EncoderTagger, Pooling, make_head
@@ -36,15 +36,9 @@ from systems.neural.encoders import (
     load_pretrained_encoder,
     load_tokenizer,
 )
+from systems.neural.engines import ENCODER_ENGINES, swap_encoder
 from systems.neural.examples import Example
-from systems.neural.exported_encoders import require_encoder
 from systems.neural.gazetteer_features import flag_batch, flag_count
-from systems.neural.inference import (
-    cpu_int8_kind,
-    cpu_supports_bf16,
-    onnxruntime_available,
-    openvino_available,
-)
 from systems.neural.piece_vocabulary import EmbeddingPolicy, PieceMap, apply_policy, pieces_of
 from systems.neural.subwords import DEFAULT_DUMMY, SubwordEncoder
 from systems.neural.training import make_optimizer
@@ -258,37 +252,24 @@ class EncoderSystem(NeuralSystem):
         assert isinstance(model, EncoderTagger)
         return model.encoder
 
-    def auto_path(self) -> tuple[str, str, str]:
-        """Where the CPU computes bf16 natively: bf16 on OpenVINO when installed (same
-        spans as fp32; one tweet at a time faster than PyTorch's bf16, batched as fast),
-        else on PyTorch. Elsewhere ONNX Runtime's int8 when installed (faster than
-        PyTorch's int8 on the AVX2 CPU measured), else PyTorch's int8."""
-        if cpu_supports_bf16():
-            if openvino_available():
-                return "openvino", "bf16", "the CPU has native bf16"
-            return "torch", "bf16", "the CPU has native bf16, no openvino installed"
-        if onnxruntime_available():
-            return "onnxruntime", "int8", f"no native bf16; int8 on {cpu_int8_kind()}"
-        return "torch", "int8", "no native bf16, no onnxruntime installed"
+    #: every precision on PyTorch, and the encoder on each encoder engine
+    inference_paths = paths(
+        torch=" ".join(PRECISIONS),
+        **{name: " ".join(engine.precisions) for name, engine in ENCODER_ENGINES.items()},
+    )
+    #: measured (docs/benchmarks.md): where the CPU computes bf16 natively, OpenVINO's bf16
+    #: gives fp32's spans and is faster one tweet at a time than PyTorch's (as fast
+    #: batched); without it, ONNX Runtime's int8 was faster than PyTorch's int8
+    auto_preferences = prefer(
+        ("openvino", "bf16", "native bf16 on OpenVINO: fastest measured, F1 kept"),
+        ("torch", "bf16", "native bf16: F1 kept"),
+        ("onnxruntime", "int8", "int8 on ONNX Runtime: fastest measured without bf16, F1 kept"),
+        ("torch", "int8", "int8: F1 kept"),
+    )
 
-    def use_engine(self, engine: str, precision: str) -> None:
-        """ONNX Runtime or OpenVINO for the encoder; heads and CRF stay in PyTorch fp32.
-
-        The PyTorch encoder is dropped once its export is on disk and before the engine
-        loads it: holding both put a BETO-sized predictor over 1 GiB of memory."""
-        if engine == "openvino":
-            from systems.neural.openvino_engine import encoder_file, load_encoder
-        else:
-            from systems.neural.onnx_engine import encoder_file, load_encoder
-        model = self._model().cpu().eval()
-        assert isinstance(model, EncoderTagger)
-        require_encoder(model.encoder, engine)
-        path = encoder_file(model.encoder, precision)
-        config = model.encoder.config
-        model.encoder = None
-        gc.collect()
-        model.encoder = load_encoder(path, precision, config)
-        self.model = model
+    def swap_engine(self, path: InferencePath) -> None:
+        """ONNX Runtime or OpenVINO for the encoder; heads and CRF stay in PyTorch fp32."""
+        swap_encoder(self._model(), path.engine, path.precision)
 
     def save_extra(self, folder: Path) -> None:
         target = folder / BACKBONE_FOLDER

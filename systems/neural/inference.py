@@ -20,95 +20,14 @@ by at most 0.001); narrower ones gain nothing from int8 and stay fp32.
 from __future__ import annotations
 
 import copy
-import fnmatch
-import os
 import warnings
-from importlib import metadata
-from pathlib import Path
 
 import torch
 from torch import nn
 from torch.ao.quantization import default_dynamic_qconfig, per_channel_dynamic_qconfig
 
 from core.errors import HarnessError
-from core.system import PRECISIONS
-
-_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
-_VNNI_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8")
-
-
-#: whitespace-separated flag patterns (``fnmatch``) the harness treats as absent: the test
-#: suite sets ``avx512* amx* avx_vnni*`` to take every decision an AVX2-only CPU takes, on
-#: any CPU; a user can set it to keep the harness off a path the CPU has but should not use
-MASK_VARIABLE = "HARNESS_CPU_FLAGS_OFF"
-
-
-def cpu_flags() -> set[str]:
-    """The CPU's feature flags (``/proc/cpuinfo``) less those masked by
-    ``HARNESS_CPU_FLAGS_OFF``; empty where they cannot be read."""
-    try:
-        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return set()
-    flags: set[str] = set()
-    for line in text.splitlines():
-        if line.startswith("flags"):
-            flags = set(line.split(":", 1)[1].split())
-            break
-    masks = os.environ.get(MASK_VARIABLE, "").split()
-    return {flag for flag in flags if not any(fnmatch.fnmatchcase(flag, m) for m in masks)}
-
-
-def masked_flags() -> str:
-    """The ``HARNESS_CPU_FLAGS_OFF`` patterns in force, for captions ('' when none)."""
-    return " ".join(os.environ.get(MASK_VARIABLE, "").split())
-
-
-def cpu_supports_bf16() -> bool:
-    """True when the CPU computes bfloat16 natively (emulated bf16 is slower than fp32)."""
-    return bool(cpu_flags() & set(_BF16_FLAGS))
-
-
-def cpu_int8_kind() -> str:
-    """``vnni`` where the CPU has int8 dot products (fbgemm and ONNX Runtime use them
-    on their own), else ``avx2``: what an int8 path runs on, for messages."""
-    return "vnni" if cpu_flags() & set(_VNNI_FLAGS) else "avx2"
-
-
-#: what the ``onnx`` install extra brings: the runtime, the format, the exporter's backend
-ONNX_PACKAGES = ("onnxruntime", "onnx", "onnxscript")
-#: what the ``openvino`` install extra brings: the runtime, and NNCF for its int8 weights
-OPENVINO_PACKAGES = ("openvino", "nncf")
-
-
-def missing_packages(packages: tuple[str, ...]) -> list[str]:
-    """Those of ``packages`` that are not installed (none imported)."""
-    missing = []
-    for name in packages:
-        try:
-            metadata.version(name)
-        except metadata.PackageNotFoundError:
-            missing.append(name)
-    return missing
-
-
-def require_extra(engine: str, packages: tuple[str, ...], extra: str) -> None:
-    """Stop with the install line when ``engine``'s install extra is incomplete."""
-    missing = missing_packages(packages)
-    if missing:
-        raise HarnessError(
-            f"engine {engine} needs {', '.join(missing)}: pip install 'ner-harness[{extra}]'"
-        )
-
-
-def openvino_available() -> bool:
-    """Whether ``--engine openvino`` can run here: the whole ``openvino`` extra."""
-    return not missing_packages(OPENVINO_PACKAGES)
-
-
-def onnxruntime_available() -> bool:
-    """Whether ``--engine onnxruntime`` can run here: the whole ``onnx`` extra."""
-    return not missing_packages(ONNX_PACKAGES)
+from core.inference_paths import PRECISIONS, InferencePath
 
 
 def transformer_blocks(model: nn.Module) -> list[tuple[str, nn.Module]]:
@@ -169,10 +88,9 @@ def optimize_for_cpu(model: nn.Module, precision: str, inplace: bool = False) ->
     if precision == "fp32":
         return model
     if precision == "bf16":
-        if not cpu_supports_bf16():
-            raise HarnessError(
-                "bf16: this CPU has no native bfloat16 (avx512_bf16 or amx_bf16); use int8"
-            )
+        obstacle = InferencePath("torch", precision).obstacle()
+        if obstacle:
+            raise HarnessError(obstacle)
         return model.to(torch.bfloat16) if inplace else copy.deepcopy(model).to(torch.bfloat16)
     with warnings.catch_warnings():  # eager-mode quantisation is deprecated, still supported
         warnings.simplefilter("ignore")

@@ -12,7 +12,7 @@ distinct length for deeper ones. GRUs have no fused CPU layer in PyTorch (both p
 over time steps), so an uneven GRU batch stays packed rather than pay for two runs. The
 word-level taggers (``rnn``, ``bilstm-cnn``) and the character encoders all read their
 sequences through these helpers; a layer moved to ONNX Runtime
-(:mod:`systems.neural.onnx_recurrent`) takes the uneven batch whole.
+(:mod:`systems.neural.engines.onnx_recurrent`) takes the uneven batch whole.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from torch.optim.lr_scheduler import LambdaLR
 from transformers import get_constant_schedule, get_linear_schedule_with_warmup
 
 from core.errors import HarnessError
-from systems.neural.inference import cpu_supports_bf16
+from core.machine import cpu_supports_bf16
 
 
 def pick_device(name: str) -> torch.device:

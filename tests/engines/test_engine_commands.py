@@ -5,17 +5,17 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
+from core.machine import engine_available
 from harness.cli import main
-from systems.neural.inference import onnxruntime_available, openvino_available
 
 ENGINES = [
     pytest.param(
         "onnxruntime",
-        marks=pytest.mark.skipif(not onnxruntime_available(), reason="no 'onnx' extra"),
+        marks=pytest.mark.skipif(not engine_available("onnxruntime"), reason="no 'onnx' extra"),
     ),
     pytest.param(
         "openvino",
-        marks=pytest.mark.skipif(not openvino_available(), reason="no 'openvino' extra"),
+        marks=pytest.mark.skipif(not engine_available("openvino"), reason="no 'openvino' extra"),
     ),
 ]
 

@@ -30,14 +30,12 @@ from transformers.modeling_outputs import BaseModelOutput
 
 from core.datasets import cache_dir
 from core.errors import HarnessError, first_line
-from systems.neural import exported_encoders
-from systems.neural.exported_encoders import cached, quiet_export, sample_inputs
-from systems.neural.inference import ONNX_PACKAGES, cpu_int8_kind, require_extra
+from core.machine import ONNX_PACKAGES, cpu_int8_kind, require_engine
+from systems.neural.engines import export_cache
+from systems.neural.engines.export_cache import cached, quiet_export, sample_inputs
 
 log = logging.getLogger("harness")
 
-#: the precisions this engine runs
-ONNX_PRECISIONS = ("fp32", "int8", "int8-full")
 #: largest difference in hidden states an fp32 export may show against PyTorch
 PARITY_TOLERANCE = 1e-4
 MODEL_FILE = "model.onnx"
@@ -47,12 +45,12 @@ _LOGGERS = ("torch.onnx", "torch.export", "onnxscript", "")
 
 def require_onnxruntime() -> None:
     """Stop with the install line when the ``onnx`` extra is missing."""
-    require_extra("onnxruntime", ONNX_PACKAGES, "onnx")
+    require_engine("onnxruntime")
 
 
 def weights_digest(encoder: nn.Module) -> str:
     """The cache key of ``encoder``'s exports (weights, config, library versions)."""
-    return exported_encoders.weights_digest(encoder, ONNX_PACKAGES)
+    return export_cache.weights_digest(encoder, ONNX_PACKAGES)
 
 
 def export_encoder(encoder: nn.Module, target: Path) -> Path:
@@ -129,11 +127,6 @@ def weight_matmuls(graph: Any) -> list[Any]:
 def encoder_file(encoder: nn.Module, precision: str) -> Path:
     """The cached ONNX file of ``encoder`` at ``precision``: exported on first use (and
     checked against PyTorch), the int8 files quantised from the cached fp32 one."""
-    if precision not in ONNX_PRECISIONS:
-        raise HarnessError(
-            f"engine onnxruntime has no {precision} path on x86 CPUs "
-            f"(use {', '.join(ONNX_PRECISIONS)}, or --engine torch)"
-        )
     require_onnxruntime()
     root = cache_dir() / "onnx"
     digest = weights_digest(encoder)
@@ -191,9 +184,9 @@ def session(model: Path | bytes, what: str | None = None) -> Any:
 
 
 def check_parity(encoder: nn.Module, path: Path) -> float:
-    """The export's largest difference from PyTorch (see ``exported_encoders``)."""
+    """The export's largest difference from PyTorch (see ``export_cache``)."""
     exported = OrtEncoder(session(path))
-    return exported_encoders.check_parity(encoder, exported, "onnxruntime", PARITY_TOLERANCE)
+    return export_cache.check_parity(encoder, exported, "onnxruntime", PARITY_TOLERANCE)
 
 
 class OrtEncoder(nn.Module):

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from core import machine
 from core.errors import HarnessError
-from systems.neural import inference, openvino_engine
+from systems.neural.engines import openvino_runtime as openvino_engine
 from tests.engine_models import hidden_state_gap, loaded, saved_system
 from tests.tiny_bert import save_tiny_bert
 from tests.tiny_encoders import save_tiny_xlmr
@@ -60,7 +61,7 @@ def test_int8_compresses_the_weights_and_keeps_the_hidden_states_close(bert_mode
     assert [p.tweet_id for p in int8_system.predict(tweets)] == [t.id for t in tweets]
 
 
-@pytest.mark.skipif(not inference.cpu_supports_bf16(), reason="this CPU has no native bf16")
+@pytest.mark.skipif(not machine.cpu_supports_bf16(), reason="this CPU has no native bf16")
 def test_bf16_predicts_every_tweet(bert_model, corpus):
     tweets = corpus.split("valid").tweets
     system = loaded(bert_model, "bf16", "openvino")
@@ -69,8 +70,10 @@ def test_bf16_predicts_every_tweet(bert_model, corpus):
 
 
 def test_bf16_without_native_bf16_is_refused(bert_model, monkeypatch):
-    monkeypatch.setattr(openvino_engine, "cpu_supports_bf16", lambda: False)
-    with pytest.raises(HarnessError, match="bf16 needs a CPU with native bfloat16"):
+    from core import inference_paths
+
+    monkeypatch.setattr(inference_paths, "cpu_supports_bf16", lambda: False)
+    with pytest.raises(HarnessError, match="bf16: this CPU has no native bfloat16"):
         loaded(bert_model, "bf16", "openvino")
 
 
@@ -106,7 +109,7 @@ def test_a_converter_failure_is_one_line(bert_model, monkeypatch, tmp_path):
 
 
 def test_unsupported_paths_are_one_line_errors(bert_model, corpus, monkeypatch, tmp_path):
-    with pytest.raises(HarnessError, match="openvino has no int8-full path"):
+    with pytest.raises(HarnessError, match="no openvino int8-full inference path"):
         loaded(bert_model, "int8-full", "openvino")
     from systems.neural.examples import make_examples
     from systems.rnn import RnnConfig, RnnSystem
@@ -114,9 +117,9 @@ def test_unsupported_paths_are_one_line_errors(bert_model, corpus, monkeypatch, 
 
     rnn = RnnSystem(RnnConfig(**SMALL_RNN))
     rnn.architecture = rnn.build(make_examples(corpus.split("train").tweets, rnn.codec, True))
-    with pytest.raises(HarnessError, match="engine openvino runs transformer encoders only"):
+    with pytest.raises(HarnessError, match="rnn: no openvino fp32 inference path"):
         loaded(rnn.save(tmp_path / "rnn"), "fp32", "openvino")
-    monkeypatch.setattr(inference, "missing_packages", lambda packages: ["nncf"])
+    monkeypatch.setattr(machine, "missing_packages", lambda packages: ["nncf"])
     with pytest.raises(HarnessError, match=r"needs nncf: pip install 'ner-harness\[openvino\]'"):
         loaded(bert_model, "fp32", "openvino")
 
@@ -148,7 +151,7 @@ def test_the_pytorch_encoder_is_gone_before_the_engine_loads_its_copy(bert_model
     assert isinstance(system.model.encoder, openvino_engine.OpenVinoEncoder)
 
 
-@pytest.mark.skipif(not inference.cpu_supports_bf16(), reason="this CPU has no native bf16")
+@pytest.mark.skipif(not machine.cpu_supports_bf16(), reason="this CPU has no native bf16")
 def test_the_bf16_file_stores_16_bit_weights(bert_model):
     """Compiling bf16 from fp32 weights held both copies at once (see half_weights)."""
     encoder = loaded(bert_model).model.encoder

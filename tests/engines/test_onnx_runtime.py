@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from core.errors import HarnessError
-from systems.neural import onnx_engine
+from systems.neural.engines import onnx_runtime as onnx_engine
 from systems.neural.examples import make_examples
 from tests.engine_models import LAYERS, hidden_state_gap, loaded, saved_system
 from tests.tiny_bert import save_tiny_bert
@@ -109,7 +109,7 @@ def test_an_exporter_failure_is_one_line(bert_model, monkeypatch, tmp_path):
 
 
 def test_unsupported_engine_paths_are_one_line_errors(bert_model, monkeypatch):
-    with pytest.raises(HarnessError, match="onnxruntime has no bf16 path"):
+    with pytest.raises(HarnessError, match="transformer: no onnxruntime bf16 inference path"):
         loaded(bert_model, "bf16", "onnxruntime")
     with pytest.raises(HarnessError, match="unknown engine 'tvm'"):
         loaded(bert_model, "fp32", "tvm")
@@ -130,7 +130,7 @@ def test_unsupported_engine_paths_are_one_line_errors(bert_model, monkeypatch):
 @pytest.mark.parametrize("layers", [1, 2])
 @pytest.mark.parametrize("kind", ["gru", "lstm"])
 def test_onnx_recurrent_layers_give_the_packed_states(kind, layers):
-    from systems.neural.onnx_recurrent import OrtRecurrent
+    from systems.neural.engines.onnx_recurrent import OrtRecurrent
     from systems.neural.recurrent import last_states, make_rnn, packed_states
 
     torch.manual_seed(0)
@@ -144,7 +144,7 @@ def test_onnx_recurrent_layers_give_the_packed_states(kind, layers):
 
 
 def test_the_rnn_on_onnxruntime_predicts_what_it_predicts_on_torch(corpus, tmp_path):
-    from systems.neural.onnx_recurrent import OrtRecurrent
+    from systems.neural.engines.onnx_recurrent import OrtRecurrent
     from systems.rnn import RnnConfig, RnnSystem
     from tests.helpers import SMALL_RNN
 
@@ -161,5 +161,8 @@ def test_the_rnn_on_onnxruntime_predicts_what_it_predicts_on_torch(corpus, tmp_p
     assert [(p.label, p.spans) for p in on_ort.predict(tweets)] == [
         (p.label, p.spans) for p in want
     ]
-    with pytest.raises(HarnessError, match="recurrent layers in fp32 only"):
+    with pytest.raises(
+        HarnessError,
+        match=r"rnn: no onnxruntime int8 inference path \(it has: torch .*; onnxruntime fp32\)",
+    ):
         loaded(folder, "int8", "onnxruntime")

@@ -32,14 +32,12 @@ from transformers.modeling_outputs import BaseModelOutput
 
 from core.datasets import cache_dir
 from core.errors import HarnessError, first_line
-from systems.neural import exported_encoders
-from systems.neural.exported_encoders import cached, quiet_export, sample_inputs
-from systems.neural.inference import OPENVINO_PACKAGES, cpu_supports_bf16, require_extra
+from core.machine import OPENVINO_PACKAGES, require_engine
+from systems.neural.engines import export_cache
+from systems.neural.engines.export_cache import cached, quiet_export, sample_inputs
 
 log = logging.getLogger("harness")
 
-#: the precisions this engine runs
-OPENVINO_PRECISIONS = ("fp32", "int8", "bf16")
 #: largest difference in hidden states the fp32 IR may show against PyTorch
 PARITY_TOLERANCE = 1e-4
 MODEL_FILE = "model.xml"
@@ -104,25 +102,15 @@ def derived_file(source: Path, target: Path, precision: str) -> Path:
 def encoder_file(encoder: nn.Module, precision: str) -> Path:
     """The cached IR of ``encoder`` for ``precision``: converted on first use (and
     checked against PyTorch); the int8 and bf16 ones derived from the cached fp32 one."""
-    if precision not in OPENVINO_PRECISIONS:
-        raise HarnessError(
-            f"engine openvino has no {precision} path "
-            f"(use {', '.join(OPENVINO_PRECISIONS)}, or --engine torch)"
-        )
-    if precision == "bf16" and not cpu_supports_bf16():
-        raise HarnessError(
-            "engine openvino: bf16 needs a CPU with native bfloat16 (avx512_bf16 or "
-            "amx_bf16); use int8"
-        )
-    require_extra("openvino", OPENVINO_PACKAGES, "openvino")
+    require_engine("openvino")
     root = cache_dir() / "openvino"
-    digest = exported_encoders.weights_digest(encoder, OPENVINO_PACKAGES)
+    digest = export_cache.weights_digest(encoder, OPENVINO_PACKAGES)
 
     def convert(work: Path) -> None:
         log.info("engine openvino: converting the encoder, once per model")
         path = convert_encoder(encoder, work)
         exported = OpenVinoEncoder(compiled(path, "fp32"))
-        exported_encoders.check_parity(encoder, exported, "openvino", PARITY_TOLERANCE)
+        export_cache.check_parity(encoder, exported, "openvino", PARITY_TOLERANCE)
 
     fp32 = cached(root, f"{digest[:24]}-fp32", MODEL_FILE, convert)
     if precision == "fp32":

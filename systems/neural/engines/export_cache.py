@@ -53,12 +53,6 @@ def weights_digest(encoder: nn.Module, packages: Sequence[str]) -> str:
     return digest.hexdigest()
 
 
-def require_encoder(encoder: nn.Module, engine: str) -> None:
-    """Engines export Hugging Face encoders: their config says the vocabulary size."""
-    if not hasattr(encoder, "config") or not hasattr(encoder.config, "vocab_size"):
-        raise HarnessError(f"engine {engine}: {type(encoder).__name__} is no Hugging Face encoder")
-
-
 @contextmanager
 def quiet_export(names: Sequence[str]) -> Iterator[None]:
     """Exporters print their stages and log warnings about operators they skip,

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from systems.neural.onnx_engine import require_onnxruntime, session
+from systems.neural.engines.onnx_runtime import require_onnxruntime, session
 
 #: PyTorch's gate blocks, listed in ONNX's order: GRU r z n -> z r h; LSTM i f g o -> i o f c
 _GATE_ORDER = {"GRU": (1, 0, 2), "LSTM": (0, 3, 1, 2)}
