@@ -26,7 +26,10 @@ import torch
 from torch import nn
 
 from core.errors import HarnessError
+from core.inference_paths import InferencePath
+from core.tweets import Tweet
 from systems.neural.base import NeuralConfig, NeuralSystem
+from systems.neural.char_states import CharStateTable
 from systems.neural.examples import Example
 from systems.neural.gazetteer_features import (
     GazetteerFeatures,
@@ -41,6 +44,7 @@ from systems.neural.vocabulary import (
     PAD_ID,
     WORD_SPECIALS,
     build_vocabularies,
+    char_key,
     copy_vectors,
     read_vocabularies,
     with_specials,
@@ -178,15 +182,23 @@ class RnnModel(nn.Module):
 
     def encode(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Contextual token states ``(batch, tokens, 2 * encoder_hidden)``, zero on padding."""
-        # one character pass per distinct token of the batch, then gathered per position
-        chars = last_states(
-            self.char_rnn, self.char_embedding(batch["chars"]), batch["char_lengths"]
-        )
+        # one character pass per distinct token of the batch, then gathered per position;
+        # in prediction, known words' states come from a table (``char_states``)
+        chars = self.char_states(batch)
         parts = [self.word_embedding(batch["words"]), chars[batch["char_index"]]]
         if self.gazetteer is not None:
             parts.append(self.gazetteer(batch["gazetteer"]))
         features = torch.cat(parts, dim=-1)
         return packed_states(self.encoder, self.dropout(features), batch["lengths"])
+
+    def char_states(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The states of the batch's distinct tokens: those looked up in the table come
+        first (``known_char_states``), the ones read by the character network follow."""
+        parts = [batch["known_char_states"]] if "known_char_states" in batch else []
+        if batch["chars"].shape[0]:
+            embedded = self.char_embedding(batch["chars"])
+            parts.append(last_states(self.char_rnn, embedded, batch["char_lengths"]))
+        return parts[0] if len(parts) == 1 else torch.cat(parts)
 
     def label_logits(self, states: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         return self.classifier(last_states(self.pooler, self.dropout(states), lengths))
@@ -263,6 +275,8 @@ class RnnSystem(NeuralSystem):
         self.word_ids: dict[str, int] = {}
         self.char_ids: dict[str, int] = {}
         self.arch: RnnArchitecture | None = None
+        #: known words' character states, once an inference path is chosen (prediction)
+        self.char_table: CharStateTable | None = None
 
     # -- vocabularies and model ------------------------------------------------------------
 
@@ -327,6 +341,21 @@ class RnnSystem(NeuralSystem):
     def save_extra(self, folder: Path) -> None:
         write_vocabularies(folder, self.words, self.chars)
 
+    def fit(self, train: Sequence[Tweet], valid: Sequence[Tweet] | None = None) -> RnnSystem:
+        self.char_table = None  # the states of the weights before this fit
+        super().fit(train, valid)
+        return self
+
+    def switch_path(self, path: InferencePath) -> None:
+        super().switch_path(path)
+        if self.arch is None:
+            return
+        model = self._rnn_model()
+        keys = (char_key(word, self.arch.max_word_chars) for word in self.words)
+        self.char_table = CharStateTable.build(
+            model.char_embedding, model.char_rnn, keys, self.char_ids
+        )
+
     def _set_vocabularies(self, words: list[str], chars: list[str]) -> None:
         self.words, self.chars = words, chars
         self.word_ids = {w: i for i, w in enumerate(words)}
@@ -357,6 +386,7 @@ class RnnSystem(NeuralSystem):
             lowercase=self.arch.lowercase,
             max_chars=self.arch.max_word_chars,
             device=self.device,
+            char_table=None if with_gold else self.char_table,
         )
         width = batch["words"].shape[1]
         if self.arch.gazetteer_flags:

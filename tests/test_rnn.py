@@ -241,3 +241,36 @@ def test_harness_run_with_the_rnn_system(tmp_path):
     assert metrics["system"] == "rnn" and "7b" in metrics["scores"]["valid"]
     assert (out / "predictions" / "test" / "task7b.tsv").is_file()
     assert (out / "model" / "vocabulary.json").is_file()
+
+
+def test_known_words_take_their_character_states_from_the_table(sample):
+    """Prediction looks vocabulary words' character states up instead of running the
+    character GRU: the same token states, the same spans, and unknown tokens still read."""
+    train, valid = sample
+    system, _ = built(train)
+    unseen = Tweet("x1", "Zyxwvq trabaja como qwertyuiop en el hospital")
+    tweets = [*valid, unseen]
+    plain = system.predict(tweets)
+    examples = make_examples(tweets, system.codec, with_gold=False)
+    without = system.collate(examples, with_gold=False)
+    system.use_precision("fp32")
+    assert system.char_table is not None and len(system.char_table) > 100
+    with_table = system.collate(examples, with_gold=False)
+    # unknown tokens are still read by the character GRU, known ones are not
+    assert 0 < with_table["chars"].shape[0] < without["chars"].shape[0]
+    assert with_table["known_char_states"].shape[0] > 0
+    model = system._rnn_model()
+    with torch.inference_mode():
+        assert torch.allclose(model.encode(with_table), model.encode(without), atol=1e-6)
+    assert [(p.label, p.spans) for p in system.predict(tweets)] == [
+        (p.label, p.spans) for p in plain
+    ]
+
+
+def test_training_drops_the_character_table(sample):
+    train, valid = sample
+    system = small_system(epochs=1).fit(train[:8])
+    system.use_precision("fp32")
+    assert system.char_table is not None
+    system.fit(train[:8])
+    assert system.char_table is None

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from core.errors import HarnessError
+from systems.neural.char_states import CharStateTable, char_ids_of
 from systems.neural.examples import Example
 from systems.neural.vocabulary import PAD_ID, UNK_ID, char_key, word_key
 
@@ -26,6 +27,7 @@ def token_batch(
     max_chars: int,
     device: torch.device,
     lowercase_chars: bool = True,
+    char_table: CharStateTable | None = None,
 ) -> tuple[dict[str, Any], list[list[str]], list[str]]:
     """Word ids, distinct tokens' character ids and where each position finds its token.
 
@@ -33,6 +35,10 @@ def token_batch(
     position) and ``char_lengths`` stay on the CPU, as packing requires. Also returns each
     tweet's token texts and the distinct tokens' character keys (row order of ``chars``),
     from which a system may add features of its own.
+
+    With a ``char_table`` (prediction), tokens whose key it holds take their character
+    states from it (``known_char_states``, rows first) and only the others are read by the
+    character network (``chars``, rows after those); ``char_index`` points into both.
     """
     texts = [[t.text for t in e.tokens] or [" "] for e in examples]
     size, width = len(examples), max(len(t) for t in texts)
@@ -46,10 +52,18 @@ def token_batch(
         char_index[i, : len(row)] = [
             distinct.setdefault(char_key(t, max_chars, lowercase_chars), len(distinct)) for t in row
         ]
-    char_lengths = np.array([len(k) for k in distinct], dtype=np.int64)
-    chars = np.full((len(distinct), int(char_lengths.max())), PAD_ID, dtype=np.int64)
-    for j, key in enumerate(distinct):
-        chars[j, : len(key)] = [char_ids.get(c, UNK_ID) for c in key]
+    keys = list(distinct)
+    known: list[int] = []
+    if char_table is not None:
+        rows = [char_table.rows.get(key, -1) for key in keys]
+        hits = [j for j, row in enumerate(rows) if row >= 0]
+        misses = [j for j, row in enumerate(rows) if row < 0]
+        remap = np.empty(len(keys), dtype=np.int64)
+        remap[hits + misses] = np.arange(len(keys))
+        char_index = remap[char_index]
+        known = [rows[j] for j in hits]
+        keys = [keys[j] for j in hits] + [keys[j] for j in misses]
+    chars, char_lengths = char_ids_of(keys[len(known) :], char_ids)
     lengths = torch.from_numpy(np.array([len(row) for row in texts], dtype=np.int64))
     batch: dict[str, Any] = {
         "words": torch.from_numpy(words).to(device),
@@ -59,7 +73,9 @@ def token_batch(
         "char_lengths": torch.from_numpy(char_lengths),
         "char_index": torch.from_numpy(char_index).to(device),
     }
-    return batch, texts, list(distinct)
+    if char_table is not None:
+        batch["known_char_states"] = char_table.states[torch.tensor(known, dtype=torch.long)]
+    return batch, texts, keys
 
 
 def gold_batch(
