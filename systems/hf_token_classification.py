@@ -218,7 +218,8 @@ class HfTokenClassificationSystem(System):
 
     def predict(self, tweets: Sequence[Tweet]) -> list[Prediction]:
         model = self._model()
-        model.eval()
+        if model.training:  # eval() walks every module: a cost on each one-tweet call
+            model.eval()
         device = next(model.parameters()).device
 
         def decode(chunk: Sequence[Example]) -> tuple[list[int], list[list[int]]]:

@@ -13,10 +13,10 @@ import torch
 from safetensors.torch import save_file
 
 from core.errors import HarnessError
-from core.tweets import Tweet
+from core.tweets import EVALUATED_TYPES, Tweet
 from harness import registry
 from systems.neural.encoders import load_pretrained_encoder, load_tokenizer, position_limit
-from systems.neural.examples import make_examples
+from systems.neural.examples import TagCodec, make_examples
 from systems.neural.subwords import SubwordEncoder
 from tests import test_transformer
 from tests.test_transformer import LONG_TEXT
@@ -128,3 +128,27 @@ def test_embedding_table_policies(policy, corpus, tmp_path, texts):
     predictions = system.predict(valid)
     system.save(tmp_path / "model")
     assert registry.load_saved(tmp_path / "model").predict(valid) == predictions
+
+
+def test_one_call_tokenising_gives_the_windowed_paths_tensors(family, corpus):
+    """``encode`` tokenises a batch of tweets that fit one window in one call to the
+    Rust tokenizer; it must give exactly what the general (windowed) path gives, and
+    leave batches with dropped words or long documents to that path."""
+    _, folder = family
+    tokenizer = load_tokenizer(str(folder))
+    encoder = SubwordEncoder(tokenizer, 64, 16)
+    tweets = [t for split in ("train", "valid") for t in corpus.split(split).tweets]
+    examples = make_examples(tweets, TagCodec(EVALUATED_TYPES, "BIO"), False)
+    batches = [[[t.text for t in e.tokens] for e in examples]]
+    batches += [[WORDS, []], [["médico"]], [WORDS, ["\n", "médico", "  "]], [WORDS * 20]]
+    taken = []
+    for batch in batches:
+        whole = encoder._encode_whole(batch)
+        taken.append(whole is not None)
+        windowed = encoder.encode_windows(batch)
+        got = encoder.encode(batch)
+        assert got.keys() == windowed.keys()
+        for key, value in windowed.items():
+            assert torch.equal(got[key], value), key
+    assert taken[1:3] == [True, True]  # an empty document, a one-word one
+    assert taken[4] is False  # longer than a window

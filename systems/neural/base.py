@@ -311,7 +311,8 @@ class NeuralSystem(System):
 
     def _predict_examples(self, examples: Sequence[Example]) -> list[Prediction]:
         model = self._model()
-        model.eval()
+        if model.training:  # eval() walks every module: a cost on each one-tweet call
+            model.eval()
         return predict_examples(
             examples,
             self.codec,

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+from tokenizers import Tokenizer
 
 from core.errors import HarnessError
 
@@ -115,6 +116,13 @@ class SubwordEncoder:
             raise HarnessError(f"max_length {max_length} leaves no room for word pieces")
         self.stride = max(0, min(stride, self.budget // 2))
         self.dummy = dummy
+        # the Rust tokenizer itself, copied so that no call of the Python wrapper (which
+        # sets truncation and padding on its backend) changes what this one does
+        self.backend = Tokenizer.from_str(tokenizer.backend_tokenizer.to_str())
+        self.backend.no_truncation()
+        self.backend.no_padding()
+        self.pad_id = tokenizer.pad_token_id
+        self.right_padded = getattr(tokenizer, "padding_side", "right") == "right"
         [dummy_count] = self._counts([[dummy]])[0]
         if dummy_count == 0:
             raise HarnessError(
@@ -159,7 +167,56 @@ class SubwordEncoder:
         (the document of each window), ``word_index`` (documents x words: the position of
         each word's first piece in the flattened windows x length grid) and ``word_mask``.
         A document without words counts as one dummy word, so every mask starts with true.
+
+        Tweets nearly always fit one window and keep every word: those batches are
+        tokenised once, by the Rust tokenizer directly (:meth:`_encode_whole`); the others
+        take the general path (:meth:`encode_windows`), which gives the same tensors.
         """
+        whole = self._encode_whole(word_lists) if self.pad_id is not None else None
+        return whole if whole is not None else self.encode_windows(word_lists)
+
+    def _encode_whole(self, word_lists: Sequence[Sequence[str]]) -> dict[str, torch.Tensor] | None:
+        """One tokenizer call for a batch whose every document fits one window with no
+        word dropped; None when one does not (or the tokenizer pads on the left)."""
+        if not word_lists or not self.right_padded:
+            return None
+        documents = [list(words) if words else [self.dummy] for words in word_lists]
+        encodings = self.backend.encode_batch(
+            documents, is_pretokenized=True, add_special_tokens=True
+        )
+        length = max(len(e.ids) for e in encodings)
+        if length > self.max_length:
+            return None
+        most_words = max(len(words) for words in documents)
+        input_ids = torch.full((len(documents), length), self.pad_id, dtype=torch.long)
+        attention_mask = torch.zeros((len(documents), length), dtype=torch.long)
+        word_index = torch.zeros(len(documents), most_words, dtype=torch.long)
+        word_mask = torch.zeros(len(documents), most_words, dtype=torch.bool)
+        for d, (words, encoding) in enumerate(zip(documents, encodings, strict=True)):
+            firsts: dict[int, int] = {}
+            for position, word in enumerate(encoding.word_ids):
+                if word is not None and word not in firsts:
+                    firsts[word] = position
+            if len(firsts) < len(words):  # a word dropped: the dummy is substituted
+                return None
+            size = len(encoding.ids)
+            input_ids[d, :size] = torch.tensor(encoding.ids, dtype=torch.long)
+            attention_mask[d, :size] = 1
+            word_index[d, : len(words)] = torch.tensor(
+                [d * length + firsts[j] for j in range(len(words))], dtype=torch.long
+            )
+            word_mask[d, : len(words)] = True
+        return {
+            "input_ids": input_ids,
+            "attention_mask": attention_mask,
+            "window_doc": torch.arange(len(documents), dtype=torch.long),
+            "word_index": word_index,
+            "word_mask": word_mask,
+        }
+
+    def encode_windows(self, word_lists: Sequence[Sequence[str]]) -> dict[str, torch.Tensor]:
+        """:meth:`encode` for any batch: dropped words substituted, long documents cut
+        into overlapping windows."""
         documents = self.word_pieces(word_lists)
         window_words: list[list[str]] = []
         window_doc: list[int] = []
