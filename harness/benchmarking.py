@@ -12,6 +12,7 @@ import logging
 import os
 import platform
 import tempfile
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -52,6 +53,14 @@ class BenchRow:
     resolved: str = ""
     #: with ``--profile``: the median tweet's time in the heavy layers and in the rest
     split: Split | None = None
+    #: with ``--score``: tweets per second of one batched ``predict`` of the valid split
+    batched_tweets_per_s: float | None = None
+
+    def batching_gain(self) -> float | None:
+        """Batched tweets/s over one-call-per-tweet tweets/s (at the median tweet)."""
+        if self.batched_tweets_per_s is None:
+            return None
+        return self.batched_tweets_per_s * self.latency["median"].median_ms / 1000
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -66,6 +75,8 @@ class BenchRow:
             "f1": self.f1,
             "ratio_to_fp32": self.ratio_to_fp32,
             "split": self.split.as_dict() if self.split else None,
+            "batched_tweets_per_s": self.batched_tweets_per_s,
+            "batching_gain": self.batching_gain(),
         }
 
 
@@ -158,19 +169,25 @@ def paths_to_time(
     return chosen
 
 
-def valid_f1(system: System, corpus: Corpus, progress: bool = False) -> dict[str, float]:
-    """Score the system's predictions of the valid split (as ``harness score`` would).
+def valid_f1(
+    system: System, corpus: Corpus, progress: bool = False
+) -> tuple[dict[str, float], float]:
+    """Score the system's predictions of the valid split (as ``harness score`` would), and
+    the tweets per second of that one batched ``predict`` call.
 
     The system's own progress bar is on only for this whole-split prediction: during the
     timing it would draw inside every timed call."""
     split = corpus.gold_split("valid")
     system.show_progress = progress
     try:
+        started = time.perf_counter()
         predictions = system.predict(split.tweets)
+        seconds = time.perf_counter() - started
     finally:
         system.show_progress = False
     report = score_predictions(predictions, split).as_dict()
-    return {"7a": report["7a"]["f1"], "7b_strict": report["7b"]["strict"]["f1"]}
+    f1 = {"7a": report["7a"]["f1"], "7b_strict": report["7b"]["strict"]["f1"]}
+    return f1, len(split.tweets) / seconds
 
 
 #: the key of the progress bar's tick among the timed calls (its figure is dropped)
@@ -253,7 +270,7 @@ def bench_model(
         if profile:
             row.split = profile_split(system, tweets["median"], calls=rounds, warmup=warmup)
         if corpus is not None and not untrained:
-            row.f1 = valid_f1(system, corpus, progress)
+            row.f1, row.batched_tweets_per_s = valid_f1(system, corpus, progress)
         elif path == base and recorded:
             row.f1 = dict(recorded)
         if baseline:
@@ -307,26 +324,43 @@ def render_markdown(rows: Sequence[BenchRow], machine: str, tweets: dict[str, Tw
     """The Table-4-style markdown table."""
     lengths = ", ".join(f"{k} tweet {len(t.text)} characters" for k, t in tweets.items())
     profiled = any(row.split is not None for row in rows)
+    batched = any(row.batched_tweets_per_s is not None for row in rows)
     lines = [
         "| system | model | parameters | path | 1 prediction, median tweet | "
         "vs fp32 | 1 prediction, long tweet | F1 7a | F1 7b strict |"
-        + (" split, median tweet |" if profiled else ""),
-        "|---|---|---|---|---|---|---|---|---|" + ("---|" if profiled else ""),
+        + (" split, median tweet |" if profiled else "")
+        + (" batched valid |" if batched else ""),
+        "|---|---|---|---|---|---|---|---|---|"
+        + ("---|" if profiled else "")
+        + ("---|" if batched else ""),
     ]
     for row in rows:
         f1_a = f"{row.f1['7a']:.3f}" if "7a" in row.f1 else "–"
         f1_b = f"{row.f1['7b_strict']:.3f}" if "7b_strict" in row.f1 else "–"
         ratio = f"{row.ratio_to_fp32:.2f}×" if row.ratio_to_fp32 is not None else "–"
         split = f" {row.split if row.split else '–'} |" if profiled else ""
+        gain = row.batching_gain()
+        throughput = (
+            f" {row.batched_tweets_per_s:.0f} tweets/s ({gain:.1f}×) |"
+            if row.batched_tweets_per_s is not None and gain is not None
+            else " – |"
+        )
         lines.append(
             f"| {row.system} | {row.source} | {row.parameters:.3g} | {row_path(row)} | "
-            f"{row.latency['median']} | {ratio} | {row.latency['long']} | {f1_a} | {f1_b} |" + split
+            f"{row.latency['median']} | {ratio} | {row.latency['long']} | {f1_a} | {f1_b} |"
+            + split
+            + (throughput if batched else "")
         )
     lines.append("")
     lines.append(
         f"Mean ± standard deviation (and median) over timed single-tweet `predict` calls "
         f"({lengths}); vs fp32: ratio of medians, median tweet; machine: {machine}."
     )
+    if batched:
+        lines.append(
+            "Batched valid: tweets/s of one `predict` call over the whole valid split (with "
+            "--score), and in brackets its ratio to one call per tweet at the median tweet."
+        )
     if profiled:
         lines.append(
             "Split: median ms of one call spent in the encoder or the recurrent layers, and "

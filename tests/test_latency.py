@@ -5,6 +5,7 @@ No assertion here depends on how fast the machine is."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -88,3 +89,22 @@ def test_bench_shows_progress_bars_on_stderr_unless_told_not_to(lookup_run, flag
     else:
         assert not any(bar in result.stderr for bar in bars), result.stderr
         assert "|" not in result.stderr and "%" not in result.stderr  # no bar of any kind
+
+
+def test_bench_score_records_batched_throughput_and_all_paths(lookup_run, tmp_path):
+    out = tmp_path / "bench.json"
+    args = ["bench", str(lookup_run), "--rounds", "2", "--warmup", "0", "--score"]
+    args += ["--precision", "all", "--no-progress", "--json", str(out)]
+    result = CliRunner().invoke(main, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    rows = json.loads(out.read_text(encoding="utf-8"))["rows"]
+    # a dictionary declares one path: fp32, and auto resolving to it
+    assert [(r["engine"], r["precision"], r["resolved"]) for r in rows] == [
+        ("torch", "fp32", "fp32"),
+        ("torch", "auto", "fp32"),
+    ]
+    for row in rows:
+        assert row["batched_tweets_per_s"] > 0
+        median_ms = row["latency"]["median"]["median_ms"]
+        assert row["batching_gain"] == pytest.approx(row["batched_tweets_per_s"] * median_ms / 1000)
+    assert "batched valid" in result.stdout and "tweets/s (" in result.stdout

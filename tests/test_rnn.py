@@ -268,7 +268,7 @@ def test_known_words_take_their_character_states_from_the_table(sample):
 
 
 def test_training_drops_the_character_table(sample):
-    train, valid = sample
+    train, _ = sample
     system = small_system(epochs=1).fit(train[:8])
     system.use_precision("fp32")
     assert system.char_table is not None
