@@ -71,7 +71,12 @@ class Gazetteer:
 
     @property
     def longest(self) -> int:
-        return max((len(k) for k in self.terms), default=0)
+        """Words in the longest term; kept between calls (``flags`` asks on every tweet,
+        and counting thousands of terms each time cost more than the matching)."""
+        if getattr(self, "_longest_of", None) != len(self.terms):
+            self._longest = max((len(k) for k in self.terms), default=0)
+            self._longest_of = len(self.terms)
+        return self._longest
 
     def add(self, text: str, etype: str) -> None:
         key = term_key(text)

@@ -98,5 +98,5 @@ def test_predict_help_lists_each_systems_paths_from_its_declaration():
     shown = CliRunner().invoke(main, ["predict", "--help"], terminal_width=200).output
     rnn_line = next(line for line in shown.splitlines() if line.strip().startswith("rnn "))
     assert rnn_line.split(None, 1)[1] == (
-        "torch fp32/int8/int8-full/bf16; onnxruntime fp32; auto: int8"
+        "torch fp32/int8/int8-full/bf16; onnxruntime fp32/int8; auto: int8"
     )

@@ -388,8 +388,12 @@ class NeuralSystem(System):
 
     def swap_engine(self, path: InferencePath) -> None:
         """Hand the heavy layers to ``path.engine``: here the recurrent layers (the rest
-        stays in PyTorch). Encoder systems hand over their encoder instead."""
-        swap_recurrent(self._model(), path.engine, self.name)
+        stays in PyTorch); with int8, the wide ones are quantised in PyTorch first and the
+        engine takes the narrow ones. Encoder systems hand over their encoder instead."""
+        quantized = path.precision != "fp32"
+        if quantized:
+            self.model = optimize_for_cpu(self._model(), path.precision, inplace=True)
+        swap_recurrent(self._model(), path.engine, self.name, quantized)
 
     def to(self, device: str) -> NeuralSystem:
         """Move a loaded system (e.g. to ``cuda`` for batch prediction)."""

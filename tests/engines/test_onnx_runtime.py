@@ -161,8 +161,30 @@ def test_the_rnn_on_onnxruntime_predicts_what_it_predicts_on_torch(corpus, tmp_p
     assert [(p.label, p.spans) for p in on_ort.predict(tweets)] == [
         (p.label, p.spans) for p in want
     ]
-    with pytest.raises(
-        HarnessError,
-        match=r"rnn: no onnxruntime int8 inference path \(it has: torch .*; onnxruntime fp32\)",
-    ):
-        loaded(folder, "int8", "onnxruntime")
+    with pytest.raises(HarnessError, match=r"rnn: no onnxruntime bf16 inference path"):
+        loaded(folder, "bf16", "onnxruntime")
+
+
+def test_onnxruntime_int8_quantises_the_wide_layers_and_runs_the_narrow_ones(corpus, tmp_path):
+    """The RNN's ``onnxruntime int8``: the word BiGRU (wide enough for int8) quantised in
+    PyTorch, the character BiGRU and the pooler on ONNX Runtime; the spans of torch int8."""
+    from torch.ao.nn.quantized.dynamic import GRU as QuantizedGRU
+
+    from systems.neural.engines.onnx_recurrent import OrtRecurrent
+    from systems.neural.inference import MIN_INT8_RECURRENT_UNITS
+    from systems.rnn import RnnConfig, RnnSystem
+    from tests.helpers import SMALL_RNN
+
+    wide = {**SMALL_RNN, "encoder_hidden": MIN_INT8_RECURRENT_UNITS}
+    system = RnnSystem(RnnConfig(**wide))
+    torch.manual_seed(0)
+    train = make_examples(corpus.split("train").tweets, system.codec, with_gold=True)
+    system.architecture = system.build(train)
+    folder = system.save(tmp_path / "model")
+    mixed = loaded(folder, "int8", "onnxruntime")
+    model = mixed.model
+    assert isinstance(model.encoder, QuantizedGRU)
+    assert isinstance(model.char_rnn, OrtRecurrent) and isinstance(model.pooler, OrtRecurrent)
+    tweets = corpus.split("valid").tweets
+    want = loaded(folder, "int8").predict(tweets)
+    assert [(p.label, p.spans) for p in mixed.predict(tweets)] == [(p.label, p.spans) for p in want]

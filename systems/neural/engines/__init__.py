@@ -54,9 +54,12 @@ ENCODER_ENGINES = {
     ),
 }
 #: engines for bidirectional GRU/LSTM layers, and their precisions: ONNX Runtime's
-#: whole-layer operators (OpenVINO's measured slower than ONNX Runtime's on the best RNN's
-#: GRU in fp32 and bf16, so it is not offered)
-RECURRENT_ENGINES = {"onnxruntime": ("fp32",)}
+#: whole-layer operators, for every layer (fp32), or with int8 for the layers PyTorch
+#: quantises (``inference.MIN_INT8_RECURRENT_UNITS`` units or more) and ONNX Runtime for
+#: the narrow ones, where its operators beat PyTorch's fp32 loop (docs/benchmarks.md).
+#: OpenVINO's measured slower than ONNX Runtime's on the best RNN's GRU in fp32 and bf16,
+#: so it is not offered.
+RECURRENT_ENGINES = {"onnxruntime": ("fp32", "int8")}
 
 
 def swap_encoder(model: nn.Module, engine: str, precision: str) -> None:
@@ -75,10 +78,11 @@ def swap_encoder(model: nn.Module, engine: str, precision: str) -> None:
     model.encoder = implementation.load_encoder(path, precision, config)
 
 
-def swap_recurrent(model: nn.Module, engine: str, system: str) -> None:
-    """Replace every bidirectional, batch-first GRU and LSTM of ``model`` by ``engine``'s."""
+def swap_recurrent(model: nn.Module, engine: str, system: str, quantized: bool = False) -> None:
+    """Replace every bidirectional, batch-first GRU and LSTM of ``model`` still in fp32
+    PyTorch (quantised ones stay) by ``engine``'s."""
     require_engine(engine)
     from systems.neural.engines.onnx_recurrent import to_onnxruntime
 
-    if not to_onnxruntime(model):
+    if not to_onnxruntime(model) and not quantized:
         raise HarnessError(f"{system}: no recurrent layers for engine {engine}")
