@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from core.errors import HarnessError
-from core.machine import cpu_supports_bf16, missing_extra
+from core.machine import BF16_FLAGS, cpu_supports_bf16, missing_extra
 
 #: CPU precisions: plain fp32, accuracy-preserving int8 (first encoder block,
 #: down-projections and task heads stay fp32), int8 of every Linear layer, and bfloat16
@@ -41,11 +41,17 @@ class InferencePath:
 
     def obstacle(self) -> str | None:
         """Why this machine cannot run the path, or None when it can."""
+        found = self.obstacles()
+        return found[1] if found else None
+
+    def obstacles(self) -> tuple[str, str] | None:
+        """(in a few words, in full) why this machine cannot run the path, or None."""
         missing = missing_extra(self.engine)
         if missing:
-            return missing
+            return f"{self.engine} not installed", missing
         if self.precision == "bf16" and not cpu_supports_bf16():
-            return "bf16: this CPU has no native bfloat16 (avx512_bf16 or amx_bf16); use int8"
+            flags = " or ".join(BF16_FLAGS)
+            return "no native bf16", f"bf16: this CPU has no native bfloat16 ({flags}); use int8"
         return None
 
 
@@ -76,7 +82,7 @@ def paths(**precisions_by_engine: str) -> tuple[InferencePath, ...]:
 
 def prefer(*choices: tuple[str, str, str]) -> tuple[Preference, ...]:
     """``auto``'s order: ``prefer(("openvino", "bf16", "why"), ...)``."""
-    return tuple(Preference(InferencePath(e, p), why) for e, p, why in choices)
+    return tuple(Preference(paths(**{e: p})[0], why) for e, p, why in choices)
 
 
 def describe(declared: Iterable[InferencePath]) -> str:
@@ -92,12 +98,11 @@ def choose_auto(preferences: Sequence[Preference]) -> tuple[InferencePath, str]:
     why the ones before it were passed over; fp32 PyTorch when none runs."""
     passed = []
     for preference in preferences:
-        obstacle = preference.path.obstacle()
-        if obstacle is None:
+        obstacles = preference.path.obstacles()
+        if obstacles is None:
             note = f" (not {'; not '.join(passed)})" if passed else ""
             return preference.path, preference.why + note
-        short = "not installed" if missing_extra(preference.path.engine) else "no native bf16"
-        passed.append(f"{preference.path}: {short}")
+        passed.append(f"{preference.path}: {obstacles[0]}")
     return BASELINE, "no faster path runs here"
 
 

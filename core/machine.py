@@ -15,7 +15,8 @@ from pathlib import Path
 
 from core.errors import HarnessError
 
-_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
+#: the flags of a CPU that computes bfloat16 natively
+BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 _VNNI_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8")
 
 #: whitespace-separated flag patterns (``fnmatch``) the harness treats as absent: the test
@@ -57,7 +58,7 @@ def masked_flags() -> str:
 
 def cpu_supports_bf16() -> bool:
     """True when the CPU computes bfloat16 natively (emulated bf16 is slower than fp32)."""
-    return bool(cpu_flags() & set(_BF16_FLAGS))
+    return bool(cpu_flags() & set(BF16_FLAGS))
 
 
 def cpu_int8_kind() -> str:

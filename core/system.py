@@ -96,6 +96,14 @@ class System(ABC):
     #: the paths ``--precision auto`` may pick, best first, each with why (measured)
     auto_preferences: ClassVar[tuple[Preference, ...]] = ()
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        undeclared = [
+            str(p.path) for p in cls.auto_preferences if p.path not in cls.inference_paths
+        ]
+        if undeclared:
+            raise TypeError(f"{cls.__name__}: auto prefers undeclared paths {undeclared}")
+
     def use_precision(self: S, precision: str, engine: str = "torch") -> S:
         """Switch a loaded system to an inference path for prediction: one it declares
         and this machine runs, or with ``auto`` the first of its preferences that runs

@@ -50,7 +50,7 @@ def get(name: str) -> type[System]:
     module_name, _, attr = targets[name].partition(":")
     try:
         cls = getattr(importlib.import_module(module_name), attr)
-    except (ImportError, AttributeError) as err:
+    except Exception as err:  # any error while importing a plugin is its own, in one line
         raise HarnessError(f"system '{name}': cannot import {targets[name]} ({err})") from None
     if not (isinstance(cls, type) and issubclass(cls, System)):
         raise HarnessError(f"system '{name}': {targets[name]} is not a System subclass")

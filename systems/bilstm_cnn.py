@@ -35,7 +35,7 @@ from torch import nn
 from torch.optim.lr_scheduler import LRScheduler
 
 from core.errors import HarnessError
-from core.inference_paths import prefer
+from core.inference_paths import PRECISIONS, paths, prefer
 from systems.neural.base import NeuralConfig, NeuralSystem
 from systems.neural.examples import Example
 from systems.neural.recurrent import make_rnn, packed_states
@@ -248,6 +248,9 @@ class BilstmCnnSystem(NeuralSystem):
     #: fp32: at 1.3M parameters quantising activations costs more than int8 saves (both
     #: int8 paths measured slower than fp32, docs/benchmarks.md)
     auto_preferences = prefer(("torch", "fp32", "a small network: int8 measured slower"))
+    #: its one recurrent layer is wide enough for int8, which would leave ONNX Runtime
+    #: nothing to run on an ``onnxruntime int8`` path: fp32 only there
+    inference_paths = paths(torch=" ".join(PRECISIONS), onnxruntime="fp32")
 
     def __init__(self, config: BilstmCnnConfig | None = None):
         super().__init__(config)

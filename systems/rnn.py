@@ -351,6 +351,12 @@ class RnnSystem(NeuralSystem):
         if self.arch is None:
             return
         model = self._rnn_model()
+        on_engine = callable(getattr(model.char_rnn, "run", None))
+        if not (on_engine or isinstance(model.char_rnn, nn.GRU | nn.LSTM)):
+            # quantised (a wide character GRU): its activation scales are per batch, so a
+            # table built in large batches would not hold the states a call computes
+            self.char_table = None
+            return
         keys = (char_key(word, self.arch.max_word_chars) for word in self.words)
         self.char_table = CharStateTable.build(
             model.char_embedding, model.char_rnn, keys, self.char_ids

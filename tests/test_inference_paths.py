@@ -43,7 +43,7 @@ def test_auto_takes_the_first_preference_this_machine_runs(machine):
     machine["installed"] = {"torch"}
     path, why = choose("s", DECLARED, PREFERRED, "auto")
     assert path == InferencePath("torch", "int8")
-    assert "onnxruntime int8: not installed" in why
+    assert "onnxruntime int8: onnxruntime not installed" in why
     assert choose("s", DECLARED, (), "auto") == (BASELINE, "no faster path runs here")
 
 

@@ -57,10 +57,9 @@ REFERENCES = ("transformer", "rnn")
     ENGINES,
     dest="engines",
     multiple=True,
-    help="Engine(s) to time each precision on: torch; onnxruntime (the 'onnx' extra: "
-    "a transformer's encoder exported, fp32/int8/int8-full; an RNN's recurrent layers, "
-    "fp32); openvino (the 'openvino' extra: a transformer's encoder, fp32/int8/bf16). "
-    "[default: torch]",
+    help="Engine(s) to time each precision on: torch; onnxruntime (the 'onnx' extra); "
+    "openvino (the 'openvino' extra). Which precisions each engine runs for each system "
+    "is listed at the end of this help. [default: torch]",
 )
 @click.option("--rounds", default=30, show_default=True, help="Timed calls per figure.")
 @click.option("--warmup", default=3, show_default=True, help="Untimed calls before timing.")

@@ -6,15 +6,14 @@ from __future__ import annotations
 
 import click
 
-from core.errors import HarnessError
-from core.inference_paths import describe
+from core.inference_paths import BASELINE, describe
 from core.system import System
 from harness import registry
 
 
 def auto_order(system: type[System]) -> str:
     """``openvino bf16 > bf16 > ...``: the paths ``auto`` tries, first that runs wins."""
-    return " > ".join(str(p.path) for p in system.auto_preferences) or "fp32"
+    return " > ".join(str(p.path) for p in system.auto_preferences) or str(BASELINE)
 
 
 def path_rows() -> list[tuple[str, str]]:
@@ -23,7 +22,7 @@ def path_rows() -> list[tuple[str, str]]:
     for name in registry.available():
         try:
             system = registry.get(name)
-        except HarnessError:  # a broken plugin must not hide the others
+        except Exception:  # a broken plugin (any error at import) must not hide the others
             continue
         rows.append((name, f"{describe(system.inference_paths)}; auto: {auto_order(system)}"))
     return rows

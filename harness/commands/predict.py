@@ -41,8 +41,8 @@ from harness.runner import check_predictions, score_written, summary_line, write
     "--engine",
     ENGINES,
     default="torch",
-    help="torch; onnxruntime for a transformer's encoder or an RNN's recurrent layers "
-    "(the 'onnx' extra); openvino for a transformer's encoder (the 'openvino' extra).",
+    help="torch; onnxruntime (the 'onnx' extra); openvino (the 'openvino' extra). The "
+    "paths each system has are listed at the end of this help.",
 )
 @all_types_option
 @progress_option()

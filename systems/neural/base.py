@@ -390,10 +390,9 @@ class NeuralSystem(System):
         """Hand the heavy layers to ``path.engine``: here the recurrent layers (the rest
         stays in PyTorch); with int8, the wide ones are quantised in PyTorch first and the
         engine takes the narrow ones. Encoder systems hand over their encoder instead."""
-        quantized = path.precision != "fp32"
-        if quantized:
+        if path.precision != "fp32":
             self.model = optimize_for_cpu(self._model(), path.precision, inplace=True)
-        swap_recurrent(self._model(), path.engine, self.name, quantized)
+        swap_recurrent(self._model(), path.engine, self.name)
 
     def to(self, device: str) -> NeuralSystem:
         """Move a loaded system (e.g. to ``cuda`` for batch prediction)."""

@@ -176,14 +176,30 @@ class SubwordEncoder:
         return whole if whole is not None else self.encode_windows(word_lists)
 
     def _encode_whole(self, word_lists: Sequence[Sequence[str]]) -> dict[str, torch.Tensor] | None:
-        """One tokenizer call for a batch whose every document fits one window with no
-        word dropped; None when one does not (or the tokenizer pads on the left)."""
+        """The batch tokenised by the Rust tokenizer, each document in one window, words it
+        drops replaced by the dummy (those documents tokenised again); None when a
+        document does not fit one window (or the tokenizer pads on the left)."""
         if not word_lists or not self.right_padded:
             return None
         documents = [list(words) if words else [self.dummy] for words in word_lists]
         encodings = self.backend.encode_batch(
             documents, is_pretokenized=True, add_special_tokens=True
         )
+        firsts = [_first_pieces(encoding.word_ids) for encoding in encodings]
+        dropped = [d for d, words in enumerate(documents) if len(firsts[d]) < len(words)]
+        if dropped:
+            for d in dropped:
+                documents[d] = [
+                    w if j in firsts[d] else self.dummy for j, w in enumerate(documents[d])
+                ]
+            again = self.backend.encode_batch(
+                [documents[d] for d in dropped], is_pretokenized=True, add_special_tokens=True
+            )
+            for d, encoding in zip(dropped, again, strict=True):
+                encodings[d] = encoding
+                firsts[d] = _first_pieces(encoding.word_ids)
+                if len(firsts[d]) < len(documents[d]):
+                    return None  # the windowed path says which words
         length = max(len(e.ids) for e in encodings)
         if length > self.max_length:
             return None
@@ -193,17 +209,11 @@ class SubwordEncoder:
         word_index = torch.zeros(len(documents), most_words, dtype=torch.long)
         word_mask = torch.zeros(len(documents), most_words, dtype=torch.bool)
         for d, (words, encoding) in enumerate(zip(documents, encodings, strict=True)):
-            firsts: dict[int, int] = {}
-            for position, word in enumerate(encoding.word_ids):
-                if word is not None and word not in firsts:
-                    firsts[word] = position
-            if len(firsts) < len(words):  # a word dropped: the dummy is substituted
-                return None
             size = len(encoding.ids)
             input_ids[d, :size] = torch.tensor(encoding.ids, dtype=torch.long)
             attention_mask[d, :size] = 1
             word_index[d, : len(words)] = torch.tensor(
-                [d * length + firsts[j] for j in range(len(words))], dtype=torch.long
+                [d * length + firsts[d][j] for j in range(len(words))], dtype=torch.long
             )
             word_mask[d, : len(words)] = True
         return {
@@ -237,13 +247,7 @@ class SubwordEncoder:
             return_tensors="pt",
         )
         length = encoding["input_ids"].shape[1]
-        first_piece: list[dict[int, int]] = []
-        for row in range(len(window_words)):
-            positions: dict[int, int] = {}
-            for position, word in enumerate(encoding.word_ids(row)):
-                if word is not None and word not in positions:
-                    positions[word] = position
-            first_piece.append(positions)
+        first_piece = [_first_pieces(encoding.word_ids(row)) for row in range(len(window_words))]
         most_words = max(len(doc.words) for doc in documents)
         word_index = torch.zeros(len(documents), most_words, dtype=torch.long)
         word_mask = torch.zeros(len(documents), most_words, dtype=torch.bool)
@@ -262,6 +266,15 @@ class SubwordEncoder:
             "word_index": word_index,
             "word_mask": word_mask,
         }
+
+
+def _first_pieces(word_ids: Sequence[int | None]) -> dict[int, int]:
+    """Each word's first piece position in one encoding."""
+    positions: dict[int, int] = {}
+    for position, word in enumerate(word_ids):
+        if word is not None and word not in positions:
+            positions[word] = position
+    return positions
 
 
 def first_pieces(hidden: torch.Tensor, word_index: torch.Tensor) -> torch.Tensor:

@@ -33,8 +33,8 @@ def token_batch(
 
     ``lengths`` (>= 1: an empty tweet is read as one space token, since a CRF needs a first
     position) and ``char_lengths`` stay on the CPU, as packing requires. Also returns each
-    tweet's token texts and the distinct tokens' character keys (row order of ``chars``),
-    from which a system may add features of its own.
+    tweet's token texts and the distinct tokens' character keys (the rows ``char_index``
+    points to), from which a system may add features of its own.
 
     With a ``char_table`` (prediction), tokens whose key it holds take their character
     states from it (``known_char_states``, rows first) and only the others are read by the
@@ -74,7 +74,8 @@ def token_batch(
         "char_index": torch.from_numpy(char_index).to(device),
     }
     if char_table is not None:
-        batch["known_char_states"] = char_table.states[torch.tensor(known, dtype=torch.long)]
+        rows_known = torch.tensor(known, dtype=torch.long)
+        batch["known_char_states"] = char_table.states[rows_known].to(device)
     return batch, texts, keys
 
 

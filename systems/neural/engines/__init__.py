@@ -38,6 +38,8 @@ class EncoderEngine:
         return importlib.import_module(self.module)
 
     def encoder_file(self, encoder: nn.Module, precision: str) -> Path:
+        if precision not in self.precisions:
+            raise HarnessError(f"engine {self.name} has no {precision} path for an encoder")
         return self._implementation().encoder_file(encoder, precision)  # type: ignore[no-any-return]
 
     def load_encoder(self, path: Path, precision: str, config: Any = None) -> nn.Module:
@@ -78,11 +80,11 @@ def swap_encoder(model: nn.Module, engine: str, precision: str) -> None:
     model.encoder = implementation.load_encoder(path, precision, config)
 
 
-def swap_recurrent(model: nn.Module, engine: str, system: str, quantized: bool = False) -> None:
+def swap_recurrent(model: nn.Module, engine: str, system: str) -> None:
     """Replace every bidirectional, batch-first GRU and LSTM of ``model`` still in fp32
     PyTorch (quantised ones stay) by ``engine``'s."""
     require_engine(engine)
     from systems.neural.engines.onnx_recurrent import to_onnxruntime
 
-    if not to_onnxruntime(model) and not quantized:
-        raise HarnessError(f"{system}: no recurrent layers for engine {engine}")
+    if not to_onnxruntime(model):
+        raise HarnessError(f"{system}: no fp32 recurrent layers left for engine {engine}")
