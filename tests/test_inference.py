@@ -3,8 +3,6 @@ quantised model still predicts through the CLI."""
 
 from __future__ import annotations
 
-from dataclasses import astuple
-
 import pytest
 import torch
 from click.testing import CliRunner
@@ -179,10 +177,10 @@ def test_auto_on_an_encoder_follows_the_cpu_flags(
     transformer, monkeypatch, native_bf16, with_ov, with_ort, expected
 ):
     from core import inference_paths
-    from systems.neural import base
+    from systems.neural import engines
 
     # the choice is under test, not the conversion (the fixture's model stays fp32)
-    monkeypatch.setattr(base, "optimize_for_cpu", lambda model, precision, inplace: model)
+    monkeypatch.setattr(engines, "optimize_for_cpu", lambda model, precision, inplace: model)
     monkeypatch.setattr(inference_paths, "cpu_supports_bf16", lambda: native_bf16)
     installed = {"torch": True, "openvino": with_ov, "onnxruntime": with_ort}
     monkeypatch.setattr(
@@ -190,7 +188,7 @@ def test_auto_on_an_encoder_follows_the_cpu_flags(
     )
     chosen = []
     monkeypatch.setattr(
-        type(transformer), "swap_engine", lambda self, path: chosen.append(astuple(path))
+        engines, "swap_encoder", lambda model, engine, precision: chosen.append((engine, precision))
     )
     transformer.use_precision("auto")
     assert transformer.inference_path == expected

@@ -25,14 +25,12 @@ from tqdm import tqdm
 
 from core.corpus import Split
 from core.errors import HarnessError
-from core.fileio import atomic_write_text
 from core.inference_paths import PRECISIONS, InferencePath, paths, prefer
 from core.system import System, SystemConfig
 from core.tweets import Prediction, Tweet
 from eval import score_predictions
-from systems.gazetteer import FILE_NAME as GAZETTEER_FILE
-from systems.gazetteer import Gazetteer, read_saved
-from systems.neural.engines import RECURRENT_ENGINES, swap_recurrent
+from systems.gazetteer import Gazetteer
+from systems.neural.engines import RECURRENT, RECURRENT_ENGINES, switch
 from systems.neural.examples import Example, TagCodec, make_examples, predict_examples
 from systems.neural.gazetteer_features import (
     GazetteerOptions,
@@ -40,7 +38,13 @@ from systems.neural.gazetteer_features import (
     attach_training_flags,
     describe,
 )
-from systems.neural.inference import optimize_for_cpu
+from systems.neural.saved_networks import (
+    fill_weights,
+    read_architecture,
+    read_gazetteer,
+    read_history,
+    write_network,
+)
 from systems.neural.training import (
     Precision,
     linear_warmup_decay,
@@ -48,13 +52,8 @@ from systems.neural.training import (
     optimizer_steps,
     pick_device,
 )
-from systems.neural.weights import copy_weights, write_weights
 
 log = logging.getLogger("harness")
-
-WEIGHTS_FILE = "model.safetensors"
-ARCHITECTURE_FILE = "architecture.json"
-HISTORY_FILE = "history.json"
 
 
 @dataclass
@@ -334,36 +333,17 @@ class NeuralSystem(System):
         return sum(p.numel() for p in self._model().parameters())
 
     def save_model(self, folder: Path) -> None:
-        write_weights(self._model(), folder / WEIGHTS_FILE)
-        atomic_write_text(folder / ARCHITECTURE_FILE, json.dumps(self.architecture, indent=2))
-        atomic_write_text(folder / HISTORY_FILE, json.dumps(self.history, indent=2))
-        if self.gazetteer is not None:
-            self.gazetteer.write(folder / GAZETTEER_FILE)
+        write_network(folder, self._model(), self.architecture, self.history, self.gazetteer)
         self.save_extra(folder)
 
     @classmethod
     def load_model(cls, folder: Path, config: SystemConfig) -> NeuralSystem:  # type: ignore[override]
         system = cls(config)  # type: ignore[arg-type]
-        weights = folder / WEIGHTS_FILE
-        try:
-            architecture = json.loads((folder / ARCHITECTURE_FILE).read_text(encoding="utf-8"))
-            if not weights.is_file():
-                raise FileNotFoundError(2, "missing", str(weights))
-        except FileNotFoundError as err:
-            raise HarnessError(
-                f"{folder}: cannot load model ({Path(err.filename).name} missing)"
-            ) from None
-        except (json.JSONDecodeError, OSError) as err:
-            raise HarnessError(f"{folder}: cannot load model ({err})") from None
-        system.architecture = architecture
-        if "gazetteer" in architecture:
-            system.gazetteer = read_saved(folder, system.codec.types)
+        system.architecture = architecture = read_architecture(folder)
+        system.gazetteer = read_gazetteer(folder, architecture, system.codec.types)
         system.rebuild(architecture, folder)
-        copy_weights(system._model(), weights)
-        system._model().eval()
-        history = folder / HISTORY_FILE
-        if history.exists():
-            system.history = json.loads(history.read_text(encoding="utf-8"))
+        fill_weights(system._model(), folder)
+        system.history = read_history(folder)
         system.device = torch.device("cpu")
         return system
 
@@ -376,23 +356,12 @@ class NeuralSystem(System):
     #: kept F1 (docs/benchmarks.md); bf16 GRUs were slower than fp32 even with AMX
     auto_preferences = prefer(("torch", "int8", "int8 recurrent layers: fastest measured, F1 kept"))
 
-    def switch_path(self, path: InferencePath) -> None:
-        # in place: a second copy of a BERT-base model would double the predictor's memory
-        model = self._model().cpu().eval()
-        if path.engine == "torch":
-            self.model = optimize_for_cpu(model, path.precision, inplace=True)
-        else:
-            self.model = model
-            self.swap_engine(path)
-        self.device = torch.device("cpu")
+    #: what an engine other than PyTorch takes over (``systems.neural.engines.switch``)
+    heavy_layers: ClassVar[str] = RECURRENT
 
-    def swap_engine(self, path: InferencePath) -> None:
-        """Hand the heavy layers to ``path.engine``: here the recurrent layers (the rest
-        stays in PyTorch); with int8, the wide ones are quantised in PyTorch first and the
-        engine takes the narrow ones. Encoder systems hand over their encoder instead."""
-        if path.precision != "fp32":
-            self.model = optimize_for_cpu(self._model(), path.precision, inplace=True)
-        swap_recurrent(self._model(), path.engine, self.name)
+    def switch_path(self, path: InferencePath) -> None:
+        self.model = switch(self._model(), path, self.heavy_layers, self.name)
+        self.device = torch.device("cpu")
 
     def to(self, device: str) -> NeuralSystem:
         """Move a loaded system (e.g. to ``cuda`` for batch prediction)."""

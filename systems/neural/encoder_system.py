@@ -23,7 +23,7 @@ from torch import nn
 
 from core.errors import HarnessError
 from core.fileio import atomic_write_text, read_json_object
-from core.inference_paths import PRECISIONS, InferencePath, paths, prefer
+from core.inference_paths import PRECISIONS, paths, prefer
 from systems.neural.base import NeuralConfig, NeuralSystem
 from systems.neural.encoder_catalog import AUTO, resolve_model, settle_model
 from systems.neural.encoder_heads import HEADS, EncoderTagger, Pooling, make_head
@@ -36,7 +36,7 @@ from systems.neural.encoders import (
     load_pretrained_encoder,
     load_tokenizer,
 )
-from systems.neural.engines import ENCODER_ENGINES, swap_encoder
+from systems.neural.engines import ENCODER, ENCODER_ENGINES
 from systems.neural.examples import Example
 from systems.neural.gazetteer_features import flag_batch, flag_count
 from systems.neural.piece_vocabulary import EmbeddingPolicy, PieceMap, apply_policy, pieces_of
@@ -267,9 +267,8 @@ class EncoderSystem(NeuralSystem):
         ("torch", "int8", "int8: F1 kept"),
     )
 
-    def swap_engine(self, path: InferencePath) -> None:
-        """ONNX Runtime or OpenVINO for the encoder; heads and CRF stay in PyTorch fp32."""
-        swap_encoder(self._model(), path.engine, path.precision)
+    #: ONNX Runtime or OpenVINO take the encoder; heads and CRF stay in PyTorch fp32
+    heavy_layers = ENCODER
 
     def save_extra(self, folder: Path) -> None:
         target = folder / BACKBONE_FOLDER

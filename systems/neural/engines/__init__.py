@@ -20,7 +20,9 @@ from typing import Any
 from torch import nn
 
 from core.errors import HarnessError
+from core.inference_paths import InferencePath
 from core.machine import require_engine
+from systems.neural.inference import optimize_for_cpu
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,29 @@ ENCODER_ENGINES = {
 #: OpenVINO's measured slower than ONNX Runtime's on the best RNN's GRU in fp32 and bf16,
 #: so it is not offered.
 RECURRENT_ENGINES = {"onnxruntime": ("fp32", "int8")}
+
+
+#: the layers an engine takes over: a recurrent tagger's GRUs/LSTMs, or an encoder
+RECURRENT, ENCODER = "recurrent layers", "encoder"
+
+
+def switch(model: nn.Module, path: InferencePath, heavy: str, system: str) -> nn.Module:
+    """``model`` made to predict on ``path``, converted in place (a second copy of a
+    BERT-base model would double the predictor's memory).
+
+    PyTorch precisions convert the model itself; another engine takes over the
+    ``heavy`` layers. For recurrent layers with int8, the wide ones are quantised in
+    PyTorch first and the engine takes the narrow ones."""
+    model = model.cpu().eval()
+    if path.engine == "torch":
+        return optimize_for_cpu(model, path.precision, inplace=True)
+    if heavy == ENCODER:
+        swap_encoder(model, path.engine, path.precision)
+        return model
+    if path.precision != "fp32":
+        model = optimize_for_cpu(model, path.precision, inplace=True)
+    swap_recurrent(model, path.engine, system)
+    return model
 
 
 def swap_encoder(model: nn.Module, engine: str, precision: str) -> None:
