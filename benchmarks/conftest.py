@@ -249,19 +249,13 @@ def trained_runs() -> list[Path]:
     return [Path(p) for p in raw.split(os.pathsep) if p]
 
 
-#: every inference path the suite knows, (engine, precision): PyTorch's, the one
-#: ``auto`` picks on this CPU, and the engines'; those this machine lacks skip, saying why
-ALL_PATHS: list[tuple[str, str]] = [
-    ("torch", "fp32"),
-    ("torch", "int8"),
-    ("torch", "int8-full"),
-    ("torch", "bf16"),
-    ("torch", "auto"),
-    ("onnxruntime", "fp32"),
-    ("onnxruntime", "int8"),
-    ("openvino", "int8"),
-    ("openvino", "bf16"),
-]
+def declared_paths(system: str) -> list[tuple[str, str]]:
+    """Every inference path ``system`` declares, (engine, precision), and ``auto``; those
+    this machine lacks skip, saying why (``path_marks``)."""
+    from harness import registry
+
+    declared = [(p.engine, p.precision) for p in registry.get(system).inference_paths]
+    return [*declared, ("torch", "auto")]
 
 
 def path_unavailable(engine: str, precision: str) -> str | None:

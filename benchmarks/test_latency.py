@@ -12,8 +12,8 @@ from __future__ import annotations
 import pytest
 
 from benchmarks.conftest import (
-    ALL_PATHS,
     NO_RUNS,
+    declared_paths,
     enforce_targets,
     load,
     path_id,
@@ -22,7 +22,7 @@ from benchmarks.conftest import (
     trained_runs,
 )
 from benchmarks.report import LATENCY
-from core.errors import HarnessError
+from core.system import read_system_file
 from harness.benchmarking import is_untrained, model_folder, recorded_f1
 from systems.lookup import LookupSystem
 
@@ -43,7 +43,7 @@ def full_size_params() -> list:
             marks=path_marks(*path, quick=path in QUICK_PATHS and kind == "median"),
         )
         for name in MODELS
-        for path in ALL_PATHS
+        for path in declared_paths(name)
         for kind in ("median", "long")
     ]
 
@@ -78,10 +78,7 @@ def fast_enough(benchmark, name: str) -> None:
 def test_untrained(benchmark, reference_folders, tweets, machine, name, path, kind):
     """Untrained full-size architectures: latency does not depend on weight values."""
     folder = reference_folders[name]
-    try:
-        system = load(folder, path[1], path[0])
-    except HarnessError as err:  # e.g. the RNN's int8 on onnxruntime: no such path
-        pytest.skip(str(err))
+    system = load(folder, path[1], path[0])
     tweet = tweets[kind]
     parameters = load(folder, "fp32").parameter_count()
     record(benchmark, system, MODELS[name], path, kind, tweet, True, parameters, machine)
@@ -111,7 +108,7 @@ def trained_params() -> list:
     return [
         pytest.param(run, path, id=f"{run.name}-{path_id(*path)}", marks=path_marks(*path))
         for run in runs
-        for path in ALL_PATHS
+        for path in declared_paths(read_system_file(model_folder(run))["system"])
     ]
 
 
@@ -119,10 +116,7 @@ def trained_params() -> list:
 def test_trained_run(benchmark, tweets, machine, run, path):
     """Trained models named in HARNESS_BENCH_RUNS (run folders), median tweet."""
     folder = model_folder(run)
-    try:
-        system = load(folder, path[1], path[0])
-    except HarnessError as err:  # e.g. int8 for an RNN on onnxruntime: no such path
-        pytest.skip(str(err))
+    system = load(folder, path[1], path[0])
     parameters = load(folder, "fp32").parameter_count()
     model = f"{system.name}, {run.name}"
     tweet = tweets["median"]
