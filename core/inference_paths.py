@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from core.errors import HarnessError
-from core.machine import BF16_FLAGS, cpu_supports_bf16, missing_extra
+from core.machine import BF16_FLAGS, cpu_flags, cpu_supports_bf16, missing_extra
 
 #: CPU precisions: plain fp32, accuracy-preserving int8 (first encoder block,
 #: down-projections and task heads stay fp32), int8 of every Linear layer, and bfloat16
@@ -61,10 +61,21 @@ BASELINE = InferencePath("torch", "fp32")
 
 @dataclass(frozen=True)
 class Preference:
-    """A path ``auto`` may pick, with why it is preferred (measured, in docs)."""
+    """A path ``auto`` may pick, with why it is preferred (measured, in docs), and the
+    CPU flags (any of them) it is preferred on only, where it won on those CPUs alone."""
 
     path: InferencePath
     why: str
+    only_with: tuple[str, ...] = ()
+
+    def passed_over(self) -> str | None:
+        """Why ``auto`` does not take this path here, in a few words, or None."""
+        obstacles = self.path.obstacles()
+        if obstacles:
+            return obstacles[0]
+        if self.only_with and not cpu_flags() & set(self.only_with):
+            return f"preferred with {' or '.join(self.only_with)} only"
+        return None
 
 
 def paths(**precisions_by_engine: str) -> tuple[InferencePath, ...]:
@@ -80,9 +91,14 @@ def paths(**precisions_by_engine: str) -> tuple[InferencePath, ...]:
     return tuple(declared)
 
 
-def prefer(*choices: tuple[str, str, str]) -> tuple[Preference, ...]:
-    """``auto``'s order: ``prefer(("openvino", "bf16", "why"), ...)``."""
-    return tuple(Preference(paths(**{e: p})[0], why) for e, p, why in choices)
+def prefer(*choices: tuple[str, ...]) -> tuple[Preference, ...]:
+    """``auto``'s order: ``prefer(("openvino", "bf16", "why"[, "flag ..."]), ...)``; the
+    optional fourth item names the CPU flags the path is preferred with only."""
+    preferences = []
+    for engine, precision, why, *flags in choices:
+        only_with = tuple(" ".join(flags).split())
+        preferences.append(Preference(paths(**{engine: precision})[0], why, only_with))
+    return tuple(preferences)
 
 
 def describe(declared: Iterable[InferencePath]) -> str:
@@ -98,11 +114,11 @@ def choose_auto(preferences: Sequence[Preference]) -> tuple[InferencePath, str]:
     why the ones before it were passed over; fp32 PyTorch when none runs."""
     passed = []
     for preference in preferences:
-        obstacles = preference.path.obstacles()
-        if obstacles is None:
+        reason = preference.passed_over()
+        if reason is None:
             note = f" (not {'; not '.join(passed)})" if passed else ""
             return preference.path, preference.why + note
-        passed.append(f"{preference.path}: {obstacles[0]}")
+        passed.append(f"{preference.path}: {reason}")
     return BASELINE, "no faster path runs here"
 
 

@@ -100,3 +100,17 @@ def test_predict_help_lists_each_systems_paths_from_its_declaration():
     assert rnn_line.split(None, 1)[1] == (
         "torch fp32/int8/int8-full/bf16; onnxruntime fp32/int8; auto: int8"
     )
+
+
+def test_a_preference_can_hold_on_some_cpus_only(machine, monkeypatch):
+    preferred = prefer(
+        ("openvino", "bf16", "best with amx", "amx_bf16 amx_tile"), ("openvino", "int8", "else")
+    )
+    monkeypatch.setattr(inference_paths, "cpu_flags", lambda: {"avx512_bf16", "amx_tile"})
+    assert choose("s", DECLARED + paths(openvino="int8"), preferred, "auto")[0] == InferencePath(
+        "openvino", "bf16"
+    )
+    monkeypatch.setattr(inference_paths, "cpu_flags", lambda: {"avx512_bf16"})
+    path, why = choose("s", DECLARED + paths(openvino="int8"), preferred, "auto")
+    assert path == InferencePath("openvino", "int8")
+    assert why == "else (not openvino bf16: preferred with amx_bf16 or amx_tile only)"
