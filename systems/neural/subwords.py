@@ -116,11 +116,6 @@ class SubwordEncoder:
             raise HarnessError(f"max_length {max_length} leaves no room for word pieces")
         self.stride = max(0, min(stride, self.budget // 2))
         self.dummy = dummy
-        # the Rust tokenizer itself, copied so that no call of the Python wrapper (which
-        # sets truncation and padding on its backend) changes what this one does
-        self.backend = Tokenizer.from_str(tokenizer.backend_tokenizer.to_str())
-        self.backend.no_truncation()
-        self.backend.no_padding()
         self.pad_id = tokenizer.pad_token_id
         self.right_padded = getattr(tokenizer, "padding_side", "right") == "right"
         [dummy_count] = self._counts([[dummy]])[0]
@@ -175,6 +170,17 @@ class SubwordEncoder:
         whole = self._encode_whole(word_lists) if self.pad_id is not None else None
         return whole if whole is not None else self.encode_windows(word_lists)
 
+    def _backend(self) -> Tokenizer:
+        """The Rust tokenizer, with no truncation or padding: the Python wrapper leaves
+        its last call's settings on it (a copy of its own would cost as much memory as
+        the tokenizer, some 300 MB for XLM-R's 250k pieces)."""
+        backend = self.tokenizer.backend_tokenizer
+        if backend.truncation is not None:
+            backend.no_truncation()
+        if backend.padding is not None:
+            backend.no_padding()
+        return backend  # type: ignore[no-any-return]
+
     def _encode_whole(self, word_lists: Sequence[Sequence[str]]) -> dict[str, torch.Tensor] | None:
         """The batch tokenised by the Rust tokenizer, each document in one window, words it
         drops replaced by the dummy (those documents tokenised again); None when a
@@ -182,7 +188,7 @@ class SubwordEncoder:
         if not word_lists or not self.right_padded:
             return None
         documents = [list(words) if words else [self.dummy] for words in word_lists]
-        encodings = self.backend.encode_batch(
+        encodings = self._backend().encode_batch(
             documents, is_pretokenized=True, add_special_tokens=True
         )
         firsts = [_first_pieces(encoding.word_ids) for encoding in encodings]
@@ -192,7 +198,7 @@ class SubwordEncoder:
                 documents[d] = [
                     w if j in firsts[d] else self.dummy for j, w in enumerate(documents[d])
                 ]
-            again = self.backend.encode_batch(
+            again = self._backend().encode_batch(
                 [documents[d] for d in dropped], is_pretokenized=True, add_special_tokens=True
             )
             for d, encoding in zip(dropped, again, strict=True):
