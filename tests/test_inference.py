@@ -164,24 +164,32 @@ def test_auto_on_the_rnn_is_int8_and_says_so(corpus, caplog):
     assert names_of(system.model, quantized.GRU)
 
 
+#: the flags of the CPU kinds measured: Intel Xeon with AMX, AMD Zen 4, AMD Zen 3
+AMX = {"avx2", "avx512_bf16", "avx512_vnni", "amx_bf16", "amx_int8", "amx_tile"}
+ZEN4 = {"avx2", "avx512_bf16", "avx512_vnni"}
+ZEN3 = {"avx2", "fma"}
+
+
 @pytest.mark.parametrize(
-    ("native_bf16", "with_ov", "with_ort", "expected"),
+    ("flags", "with_ov", "with_ort", "expected"),
     [
-        (True, True, True, "openvino bf16"),
-        (True, False, True, "bf16"),
-        (False, True, True, "onnxruntime int8"),
-        (False, True, False, "int8"),
+        (AMX, True, True, "openvino bf16"),
+        (ZEN4, True, True, "openvino int8"),
+        (AMX, False, True, "bf16"),
+        (ZEN3, True, True, "onnxruntime int8"),
+        (ZEN3, True, False, "int8"),
     ],
 )
 def test_auto_on_an_encoder_follows_the_cpu_flags(
-    transformer, monkeypatch, native_bf16, with_ov, with_ort, expected
+    transformer, monkeypatch, flags, with_ov, with_ort, expected
 ):
     from core import inference_paths
     from systems.neural import engines
 
     # the choice is under test, not the conversion (the fixture's model stays fp32)
     monkeypatch.setattr(engines, "optimize_for_cpu", lambda model, precision, inplace: model)
-    monkeypatch.setattr(inference_paths, "cpu_supports_bf16", lambda: native_bf16)
+    monkeypatch.setattr(inference_paths, "cpu_flags", lambda: flags)
+    monkeypatch.setattr(inference_paths, "cpu_supports_bf16", lambda: "avx512_bf16" in flags)
     installed = {"torch": True, "openvino": with_ov, "onnxruntime": with_ort}
     monkeypatch.setattr(
         inference_paths, "missing_extra", lambda e: None if installed[e] else f"{e} missing"

@@ -257,11 +257,18 @@ class EncoderSystem(NeuralSystem):
         torch=" ".join(PRECISIONS),
         **{name: " ".join(engine.precisions) for name, engine in ENCODER_ENGINES.items()},
     )
-    #: measured (docs/benchmarks.md): where the CPU computes bf16 natively, OpenVINO's bf16
-    #: gives fp32's spans and is faster one tweet at a time than PyTorch's (as fast
-    #: batched); without it, ONNX Runtime's int8 was faster than PyTorch's int8
+    #: measured (docs/benchmarks.md): with AMX, OpenVINO's bf16 gives fp32's spans and is
+    #: faster one tweet at a time than PyTorch's; with VNNI but no AMX (AMD Zen 4),
+    #: OpenVINO's int8 was as fast or faster than its bf16 and kept F1; without VNNI,
+    #: ONNX Runtime's int8 was faster than PyTorch's and OpenVINO's int8
     auto_preferences = prefer(
-        ("openvino", "bf16", "native bf16 on OpenVINO: fastest measured, F1 kept"),
+        ("openvino", "bf16", "bf16 on OpenVINO with AMX: fastest measured, F1 kept", "amx_bf16"),
+        (
+            "openvino",
+            "int8",
+            "int8 on OpenVINO with VNNI: fastest measured without AMX, F1 kept",
+            "avx512_vnni avx_vnni amx_int8",
+        ),
         ("torch", "bf16", "native bf16: F1 kept"),
         ("onnxruntime", "int8", "int8 on ONNX Runtime: fastest measured without bf16, F1 kept"),
         ("torch", "int8", "int8: F1 kept"),
