@@ -27,6 +27,7 @@ from core.errors import HarnessError
 from core.fileio import atomic_write_text
 from core.tokenization import Token, tokenize
 from core.tweets import Tweet
+from systems.term_matcher import TermMatcher
 
 #: the source name of the built-in gazetteer (training mentions, k-fold on train)
 TRAIN_SOURCE = "train"
@@ -70,13 +71,13 @@ class Gazetteer:
         return len(self.terms)
 
     @property
-    def longest(self) -> int:
-        """Words in the longest term; kept between calls (``flags`` asks on every tweet,
-        and counting thousands of terms each time cost more than the matching)."""
-        if getattr(self, "_longest_of", None) != len(self.terms):
-            self._longest = max((len(k) for k in self.terms), default=0)
-            self._longest_of = len(self.terms)
-        return self._longest
+    def matcher(self) -> TermMatcher:
+        """The terms' matcher, built once and again only when terms were added
+        (``flags`` asks on every tweet)."""
+        if getattr(self, "_matcher_of", None) != len(self.terms):
+            self._matcher = TermMatcher(self.terms)
+            self._matcher_of = len(self.terms)
+        return self._matcher
 
     def add(self, text: str, etype: str) -> None:
         key = term_key(text)
@@ -91,26 +92,15 @@ class Gazetteer:
         return result
 
     def flags(self, tokens: Sequence[Token]) -> list[int]:
-        """Flag ids per token: B/I of the longest term starting at each unflagged token."""
+        """Flag ids per token: B/I of the longest term starting at each unflagged token
+        (terms never cross a whitespace token)."""
         folded = [None if t.text.isspace() else fold(t.text) for t in tokens]
         out = [O_FLAG] * len(tokens)
-        longest = self.longest
-        i = 0
-        while i < len(tokens):
-            match = 0
-            for n in range(min(longest, len(tokens) - i), 0, -1):
-                window = folded[i : i + n]
-                if None not in window and tuple(window) in self.terms:  # type: ignore[arg-type]
-                    match = n
-                    break
-            if not match:
-                i += 1
-                continue
-            etype = self.terms[tuple(folded[i : i + match])]  # type: ignore[arg-type]
-            out[i] = self.index[f"B-{etype}"]
-            for j in range(i + 1, i + match):
+        for start, end in self.matcher.matches(folded):
+            etype = self.terms[tuple(folded[start:end])]  # type: ignore[arg-type]
+            out[start] = self.index[f"B-{etype}"]
+            for j in range(start + 1, end):
                 out[j] = self.index[f"I-{etype}"]
-            i += match
         return out
 
     def write(self, path: Path) -> None:

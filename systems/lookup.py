@@ -3,7 +3,8 @@
 Every gold mention of the training data goes into a dictionary as its sequence of word
 tokens (case-folded unless ``case_sensitive``), with the type it was most often given.
 Prediction scans each tweet left to right and takes the longest dictionary entry that
-starts at each token, so matches always fall on token boundaries and never overlap.
+starts at each token, so matches always fall on token boundaries and never overlap (the
+harness's one matcher, ``systems.term_matcher``).
 Task 7a is positive when any span is found.
 
 ``min_precision`` optionally drops entries that, in the training tweets, are annotated in
@@ -26,6 +27,7 @@ from core.fileio import atomic_write_text
 from core.system import System, SystemConfig
 from core.tokenization import Token, tokenize
 from core.tweets import Prediction, Span, Tweet
+from systems.term_matcher import TermMatcher
 
 DICTIONARY_FILE = "dictionary.json"
 
@@ -56,6 +58,9 @@ class LookupSystem(System):
     def __init__(self, config: LookupConfig | None = None):
         super().__init__(config)
         self.entries: dict[Key, str] = {}
+        #: the matcher of the last entries matched against (they change only in ``fit``)
+        self._matcher: TermMatcher | None = None
+        self._matcher_terms: object = None
 
     # -- matching ------------------------------------------------------------------------
 
@@ -71,18 +76,9 @@ class LookupSystem(System):
         self, words: Sequence[Token], entries: dict[Key, str] | set[Key]
     ) -> list[tuple[int, int]]:
         """Greedy longest matches as (first word, last word + 1) index pairs."""
-        longest = max((len(k) for k in entries), default=0)
-        found = []
-        i = 0
-        while i < len(words):
-            for n in range(min(longest, len(words) - i), 0, -1):
-                if self._key(words[i : i + n]) in entries:
-                    found.append((i, i + n))
-                    i += n
-                    break
-            else:
-                i += 1
-        return found
+        if self._matcher is None or self._matcher_terms is not entries:
+            self._matcher, self._matcher_terms = TermMatcher(entries), entries
+        return self._matcher.matches(list(self._key(words)))
 
     # -- System API --------------------------------------------------------------------------
 
@@ -109,11 +105,12 @@ class LookupSystem(System):
         self, entries: dict[Key, str], votes: dict[Key, Counter[str]], train: Sequence[Tweet]
     ) -> dict[Key, str]:
         occurrences: Counter[Key] = Counter()
+        keys = set(entries)
         for tweet in tqdm(
             train, desc="lookup: counting occurrences", disable=not self.show_progress
         ):
             words = self._words(tweet.text)
-            for a, b in self._matches(words, set(entries)):
+            for a, b in self._matches(words, keys):
                 occurrences[self._key(words[a:b])] += 1
         return {
             key: etype
