@@ -151,7 +151,8 @@ def read_gazetteer(path: str | Path, types: Sequence[str]) -> Gazetteer:
 
 
 def parse_sources(option: str) -> list[str]:
-    """``-o gazetteer=``: comma-separated ``train`` and/or file paths; empty is off."""
+    """``-o gazetteer=``: comma-separated ``train``, ``profner[:PATH]`` (the organisers'
+    gazetteer, ``systems.organisers_gazetteer``) and/or term files; empty is off."""
     return [part.strip() for part in option.split(",") if part.strip()]
 
 
@@ -169,9 +170,17 @@ class GazetteerSet:
 def build_gazetteers(option: str, train: Sequence[Tweet], types: Sequence[str]) -> GazetteerSet:
     """The user's sources combined; ``train`` means the training tweets' mentions."""
     sources = parse_sources(option)
+    from systems.organisers_gazetteer import (  # it builds on this module
+        is_organisers_source,
+        organisers_path,
+        read_organisers_gazetteer,
+    )
+
     files = Gazetteer(tuple(types))
     for source in sources:
-        if source != TRAIN_SOURCE:
+        if is_organisers_source(source):
+            files = files.merged(read_organisers_gazetteer(organisers_path(source), tuple(types)))
+        elif source != TRAIN_SOURCE:
             files = files.merged(read_gazetteer(source, types))
     uses_train = TRAIN_SOURCE in sources
     full = files.merged(from_mentions(train, types)) if uses_train else files
