@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "seeds": "seeds",
     "encoders": "encoders",
     "vectors": "vectors",
+    "errors": "errors",
 }
 #: the one-line help ``harness --help`` lists, so that listing imports no command module
 #: (several import torch, and ``tune`` imports Ray); a test checks they match the modules
@@ -45,6 +46,7 @@ SUMMARIES: dict[str, str] = {
     "seeds": "Train one configuration with K seeds and compare their valid scores.",
     "encoders": "List or install the pretrained encoders known by name.",
     "vectors": "Make word vectors offline: distilled from an encoder, or fastText.",
+    "errors": "Sort a run's 7b errors by kind and show them in their tweets.",
 }
 #: sub-commands whose module needs an install extra, and that extra
 EXTRAS: dict[str, str] = {"tune": "tune"}
