@@ -118,17 +118,22 @@ def from_mentions(tweets: Iterable[Tweet], types: Sequence[str]) -> Gazetteer:
     return gazetteer
 
 
-def read_gazetteer(path: str | Path, types: Sequence[str]) -> Gazetteer:
-    """A term file: ``term`` or ``term<TAB>TYPE`` per line; ``#`` starts a comment line."""
-    path = Path(path)
+def gazetteer_text(path: Path) -> str:
+    """A gazetteer file's text, or one line saying why it cannot be read."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise HarnessError(f"{path}: no such gazetteer file") from None
     except UnicodeDecodeError:
         raise HarnessError(f"{path}: gazetteer is not UTF-8 text") from None
     except OSError as err:
         raise HarnessError(f"{path}: cannot read gazetteer ({err.strerror})") from None
+
+
+def read_gazetteer(path: str | Path, types: Sequence[str]) -> Gazetteer:
+    """A term file: ``term`` or ``term<TAB>TYPE`` per line; ``#`` starts a comment line."""
+    path = Path(path)
+    text = gazetteer_text(path)
     gazetteer = Gazetteer(tuple(types))
     allowed = (*types, ANY_TYPE)
     for number, line in enumerate(text.splitlines(), start=1):

@@ -26,7 +26,7 @@ import re
 from pathlib import Path
 
 from core.errors import HarnessError
-from systems.gazetteer import ANY_TYPE, Gazetteer, term_key
+from systems.gazetteer import ANY_TYPE, Gazetteer, gazetteer_text, term_key
 
 #: the source name of ``-o gazetteer=`` for this file
 SOURCE = "profner"
@@ -66,14 +66,7 @@ def read_organisers_gazetteer(path: str | Path, types: tuple[str, ...]) -> Gazet
     """The file's names as untyped terms; one-line errors for an unreadable file or a row
     that is not ``term<TAB>lemma``."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise HarnessError(f"{path}: no such gazetteer file") from None
-    except UnicodeDecodeError:
-        raise HarnessError(f"{path}: gazetteer is not UTF-8 text") from None
-    except OSError as err:
-        raise HarnessError(f"{path}: cannot read gazetteer ({err.strerror})") from None
+    text = gazetteer_text(path)
     gazetteer = Gazetteer(types)
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
