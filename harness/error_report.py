@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Mapping, Sequence
+from itertools import pairwise
 
 from eval.errors import KINDS, Comparison, SpanError, error_counts, marked_text
 from eval.records import Entity, EntityTable
@@ -64,18 +65,23 @@ def example_lines(
 
 
 def _marked_html(text: str, gold: Sequence[Entity], predicted: Sequence[Entity]) -> str:
-    """The tweet with gold spans underlined and predicted ones highlighted."""
-    starts: dict[int, list[str]] = {}
-    ends: dict[int, list[str]] = {}
-    for entity, kind in [*((g, "gold") for g in gold), *((p, "pred") for p in predicted)]:
-        starts.setdefault(entity.begin, []).append(f'<span class="{kind}" title="{entity.type}">')
-        ends.setdefault(entity.end, []).append("</span>")
+    """The tweet with gold spans underlined and predicted ones highlighted: cut at every
+    span boundary, each piece marked by the kinds of span covering it (so partly
+    overlapping spans need no crossing tags)."""
+    cuts = sorted(
+        {0, len(text), *(e.begin for e in (*gold, *predicted))}
+        | {e.end for e in (*gold, *predicted)}
+    )
+    cuts = [c for c in cuts if 0 <= c <= len(text)]
     out = []
-    for position, char in enumerate(text):
-        out += ends.get(position, [])
-        out += starts.get(position, [])
-        out.append(html.escape(char))
-    out += ends.get(len(text), [])
+    for begin, end in pairwise(cuts):
+        piece = html.escape(text[begin:end])
+        classes = [
+            name
+            for name, entities in (("gold", gold), ("pred", predicted))
+            if any(e.begin <= begin and end <= e.end for e in entities)
+        ]
+        out.append(f'<span class="{" ".join(classes)}">{piece}</span>' if classes else piece)
     return "".join(out)
 
 

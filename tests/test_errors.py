@@ -87,3 +87,14 @@ def test_a_folder_without_predictions_is_one_line(tmp_path):
     result = CliRunner().invoke(main, ["errors", str(tmp_path)])
     assert result.exit_code == 2
     assert result.output.strip().endswith("no predictions/valid/ (a run folder of 'harness run'?)")
+
+
+def test_partly_overlapping_spans_are_marked_without_crossing_tags():
+    from harness.error_report import _marked_html
+
+    text = "el comité de científicos del gobierno"
+    marked = _marked_html(text, [Entity(13, 37, P)], [Entity(3, 24, P)])
+    assert marked == (
+        'el <span class="pred">comité de </span><span class="gold pred">científicos</span>'
+        '<span class="gold"> del gobierno</span>'
+    )
