@@ -115,7 +115,6 @@ class System(ABC):
             log.info("%s: precision auto -> %s %s (%s)", self.name, *astuple(path), reason)
         self.switch_path(path)
         self.inference_path = str(path)
-        self.path_reason = reason
         return self
 
     def switch_path(self, path: InferencePath) -> None:  # noqa: B027 (a hook, empty by default)
@@ -124,8 +123,6 @@ class System(ABC):
 
     #: the path ``use_precision`` chose, as ``[engine ]precision`` (what "auto" became)
     inference_path: str = str(BASELINE)
-    #: why that path (``auto``'s reason, or "asked for")
-    path_reason: str = "the default"
 
     # -- persistence shared by all systems -------------------------------------------------
 

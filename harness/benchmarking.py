@@ -89,14 +89,6 @@ def model_folder(path: Path) -> Path:
     raise HarnessError(f"{path}: neither a run folder nor a saved model folder")
 
 
-def run_corpus(path: Path) -> str | None:
-    """The corpus a run folder was trained on (from its config.json), if recorded."""
-    config = path / "config.json"
-    if config.is_file():
-        return json.loads(config.read_text(encoding="utf-8")).get("corpus")
-    return None
-
-
 def recorded_f1(path: Path) -> dict[str, float]:
     metrics = path / "metrics.json"
     if not metrics.is_file():

@@ -20,9 +20,14 @@ from harness.benchmarking import (
     reference_rows,
     render_markdown,
     requested_paths,
+)
+from harness.commands.common import (
+    choice_option,
+    data_option,
+    path_option,
+    progress_option,
     run_corpus,
 )
-from harness.commands.common import choice_option, data_option, path_option, progress_option
 from harness.commands.path_listing import ListsInferencePaths
 
 REFERENCES = ("transformer", "rnn")

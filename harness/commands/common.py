@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import click
 
 from core.corpus import Corpus, load_corpus
 from core.datasets import resolve
+from core.errors import HarnessError
 from core.tweets import EVALUATED_TYPES
 from submissions import Reference, load_reference
 
@@ -17,6 +19,19 @@ DATA_HELP = (
     "'profner' (the official ProfNER zip, downloaded once from Zenodo into "
     "~/.cache/ner-harness and checksum-verified), or a path to a ProfNER-style zip or folder."
 )
+
+
+def run_corpus(run: Path) -> str | None:
+    """The corpus a run folder was trained on (its config.json), if recorded."""
+    config = run / "config.json"
+    if not config.is_file():
+        return None
+    try:
+        recorded = json.loads(config.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise HarnessError(f"{config}: cannot read the run's config ({err})") from None
+    corpus = recorded.get("corpus") if isinstance(recorded, dict) else None
+    return corpus if isinstance(corpus, str) and corpus else None
 
 
 def data_option(default: str | None = "sample"):

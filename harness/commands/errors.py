@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
@@ -11,7 +10,7 @@ from core.datasets import resolve
 from core.errors import HarnessError
 from core.fileio import atomic_write_text
 from eval.errors import compare, span_errors
-from harness.commands.common import path_option
+from harness.commands.common import path_option, run_corpus
 from harness.error_report import count_table, example_lines, html_page
 from submissions import load_reference, read_system_output
 
@@ -21,15 +20,9 @@ def _run_errors(run: Path, split: str, data: str | None):
     predictions = run / "predictions" / split
     if not predictions.is_dir():
         raise HarnessError(f"{run}: no predictions/{split}/ (a run folder of 'harness run'?)")
-    corpus = data
-    if corpus is None:
-        config = run / "config.json"
-        try:
-            corpus = json.loads(config.read_text(encoding="utf-8")).get("corpus")
-        except (OSError, ValueError):
-            corpus = None
-        if not corpus:
-            raise HarnessError(f"{run}: its corpus is not recorded in config.json; give --data")
+    corpus = data or run_corpus(run)
+    if not corpus:
+        raise HarnessError(f"{run}: its corpus is not recorded in config.json; give --data")
     reference = load_reference(resolve(str(corpus)), split)
     gold = reference.require_gold()
     if gold.entities is None or reference.texts is None:
