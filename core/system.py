@@ -56,6 +56,8 @@ class System(ABC):
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
     labels_from_spans: ClassVar[bool] = True
+    #: False for systems made from others (an ensemble), which ``harness run`` cannot train
+    trainable: ClassVar[bool] = True
     Config: ClassVar[type[SystemConfig]] = SystemConfig
 
     def __init__(self, config: SystemConfig | None = None):

@@ -31,6 +31,7 @@ COMMANDS: dict[str, str] = {
     "encoders": "encoders",
     "vectors": "vectors",
     "errors": "errors",
+    "ensemble": "ensemble",
 }
 #: the one-line help ``harness --help`` lists, so that listing imports no command module
 #: (several import torch, and ``tune`` imports Ray); a test checks they match the modules
@@ -47,6 +48,7 @@ SUMMARIES: dict[str, str] = {
     "encoders": "List or install the pretrained encoders known by name.",
     "vectors": "Make word vectors offline: distilled from an encoder, or fastText.",
     "errors": "Sort a run's 7b errors by kind and show them in their tweets.",
+    "ensemble": "Combine run folders' predictions by span voting into a new run folder.",
 }
 #: sub-commands whose module needs an install extra, and that extra
 EXTRAS: dict[str, str] = {"tune": "tune"}

@@ -27,6 +27,7 @@ BUILTIN_SYSTEMS: dict[str, str] = {
     "bilstm-cnn": "systems.bilstm_cnn:BilstmCnnSystem",
     "contrastive": "systems.contrastive:ContrastiveSystem",
     "hf-token-classification": "systems.hf_token_classification:HfTokenClassificationSystem",
+    "ensemble": "harness.ensemble:EnsembleSystem",
 }
 
 

@@ -109,6 +109,11 @@ def run(
 ) -> Path:
     """Execute a run and return its folder; ``notify`` hears what was chosen for the user
     at the start (an encoder ``auto``), before the long steps."""
+    if not registry.get(settings.system).trainable:
+        raise HarnessError(
+            f"system '{settings.system}' is not trained by 'harness run' "
+            f"(see 'harness systems {settings.system}')"
+        )
     out = Path(out) if out is not None else default_run_dir(settings.system)
     # the corpus, and any option naming a file or folder (vectors, a gazetteer, a model)
     named = [v for v in settings.options.values() if isinstance(v, str) and v]
