@@ -30,6 +30,7 @@ from core.inference_paths import InferencePath
 from core.tweets import Tweet
 from systems.neural.base import NeuralConfig, NeuralSystem
 from systems.neural.char_states import CharStateTable
+from systems.neural.contextual_words import ContextualWords
 from systems.neural.examples import Example
 from systems.neural.gazetteer_features import (
     GazetteerFeatures,
@@ -112,6 +113,12 @@ class RnnConfig(RnnShape, GazetteerOptions, NeuralConfig):
     #: so words absent from train keep their pretrained meaning at prediction time (the
     #: paper's vocabulary held 38k words; 0: train words only)
     vectors_vocab: int = 40000
+    #: stacked embeddings: a pretrained encoder (a name as transformer's -o model= takes
+    #: it, or a folder) whose frozen contextual word states join each word's features,
+    #: computed once per tweet (the second-best ProfNER system's recipe); none: off
+    contextual: str | None = None
+    #: pieces per encoder window for the contextual features (longer tweets are windowed)
+    contextual_max_length: int = 128
 
 
 @dataclass(kw_only=True)
@@ -124,6 +131,9 @@ class RnnArchitecture(RnnShape):
     dropout: float = 0.3
     #: gazetteer flag labels (0: no gazetteer features)
     gazetteer_flags: int = 0
+    #: width of the frozen contextual word features (0: none)
+    contextual_dim: int = 0
+    contextual_max_length: int = 128
 
     @classmethod
     def from_config(
@@ -133,6 +143,7 @@ class RnnArchitecture(RnnShape):
         num_chars: int,
         num_tags: int,
         gazetteer_flags: int = 0,
+        contextual_dim: int = 0,
     ) -> RnnArchitecture:
         shared = {f.name for f in fields(cls)} & {f.name for f in fields(config)}
         return cls(
@@ -140,6 +151,7 @@ class RnnArchitecture(RnnShape):
             num_chars=num_chars,
             num_tags=num_tags,
             gazetteer_flags=gazetteer_flags,
+            contextual_dim=contextual_dim,
             **{name: getattr(config, name) for name in shared},
         )
 
@@ -168,7 +180,7 @@ class RnnModel(nn.Module):
         flag_width = arch.gazetteer_dim if arch.gazetteer_flags else 0
         self.encoder = make_rnn(
             arch.encoder,
-            arch.word_dim + 2 * arch.char_hidden + flag_width,
+            arch.word_dim + 2 * arch.char_hidden + flag_width + arch.contextual_dim,
             arch.encoder_hidden,
             arch.encoder_layers,
             arch.dropout,
@@ -188,6 +200,8 @@ class RnnModel(nn.Module):
         parts = [self.word_embedding(batch["words"]), chars[batch["char_index"]]]
         if self.gazetteer is not None:
             parts.append(self.gazetteer(batch["gazetteer"]))
+        if "contextual" in batch:
+            parts.append(batch["contextual"])
         features = torch.cat(parts, dim=-1)
         return packed_states(self.encoder, self.dropout(features), batch["lengths"])
 
@@ -277,6 +291,8 @@ class RnnSystem(NeuralSystem):
         self.arch: RnnArchitecture | None = None
         #: known words' character states, once an inference path is chosen (prediction)
         self.char_table: CharStateTable | None = None
+        #: the frozen encoder of the stacked embeddings (``contextual``), if any
+        self.contextual: ContextualWords | None = None
 
     # -- vocabularies and model ------------------------------------------------------------
 
@@ -303,12 +319,21 @@ class RnnSystem(NeuralSystem):
         tokens = [t.text for example in train for t in example.tokens]
         words, chars, vectors = build_vocabularies(tokens, cfg, self.name)
         self._set_vocabularies(words, chars)
+        if cfg.contextual:
+            self.contextual = ContextualWords.pretrained(
+                cfg.contextual,
+                [[t.text for t in example.tokens] for example in train],
+                cfg.contextual_max_length,
+                self.show_progress,
+            )
+            self.contextual.keep = True  # for the fit that called build
         self.arch = RnnArchitecture.from_config(
             cfg,
             len(self.words),
             len(self.chars),
             len(self.codec),
             flag_count(self.codec.types) if self.gazetteer is not None else 0,
+            self.contextual.width if self.contextual is not None else 0,
         )
         self.model = RnnModel(self.arch)
         architecture: dict[str, Any] = asdict(self.arch)
@@ -321,7 +346,7 @@ class RnnSystem(NeuralSystem):
                 name=self.name,
                 path=cfg.vectors,
             )
-        breakdown = parameter_breakdown(self.model)
+        breakdown = self.parameter_breakdown()
         architecture["parameters"] = breakdown
         log.info(
             "rnn: %d words (min_count %d), %d characters; parameters: %s",
@@ -336,14 +361,29 @@ class RnnSystem(NeuralSystem):
         self.arch = RnnArchitecture.from_dict(architecture)
         sizes = (self.arch.vocabulary_size, self.arch.num_chars)
         self._set_vocabularies(*read_vocabularies(folder, sizes))
+        self.contextual = None
+        if self.arch.contextual_dim:
+            self.contextual = ContextualWords.load(folder, self.arch.contextual_max_length)
+            if self.contextual.width != self.arch.contextual_dim:
+                raise HarnessError(
+                    f"{folder}: the contextual encoder gives {self.contextual.width} "
+                    f"features, the network reads {self.arch.contextual_dim}"
+                )
         self.model = RnnModel(self.arch)
 
     def save_extra(self, folder: Path) -> None:
         write_vocabularies(folder, self.words, self.chars)
+        if self.contextual is not None:
+            self.contextual.save(folder)
 
     def fit(self, train: Sequence[Tweet], valid: Sequence[Tweet] | None = None) -> RnnSystem:
         self.char_table = None  # the states of the weights before this fit
-        super().fit(train, valid)
+        try:
+            super().fit(train, valid)
+        finally:  # the cached features served this fit's epochs; prediction keeps none
+            if self.contextual is not None:
+                self.contextual.keep = False
+                self.contextual.cache.clear()
         return self
 
     def switch_path(self, path: InferencePath) -> None:
@@ -373,7 +413,14 @@ class RnnSystem(NeuralSystem):
         return model
 
     def parameter_breakdown(self) -> dict[str, int]:
-        return parameter_breakdown(self._rnn_model())
+        counts = parameter_breakdown(self._rnn_model())
+        if self.contextual is not None:  # frozen, but part of every prediction
+            counts["contextual_encoder"] = self.contextual.parameter_count()
+            counts["total"] += counts["contextual_encoder"]
+        return counts
+
+    def parameter_count(self) -> int:
+        return self.parameter_breakdown()["total"]
 
     # -- batches ---------------------------------------------------------------------------
 
@@ -397,6 +444,9 @@ class RnnSystem(NeuralSystem):
         width = batch["words"].shape[1]
         if self.arch.gazetteer_flags:
             batch["gazetteer"] = flag_batch(examples, width).to(self.device)
+        if self.contextual is not None:
+            words = [[t.text for t in e.tokens] for e in examples]
+            batch["contextual"] = self.contextual.batch(words, width).to(self.device)
         if with_gold:
             batch.update(gold_batch(examples, width, self.device, self.name))
         return batch

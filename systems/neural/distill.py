@@ -89,14 +89,14 @@ def distill_vectors(
         inputs = [[word] for word in words]
     batches = _length_batches(inputs, batch_size)
     bar = tqdm(total=len(inputs), desc=f"vectors: {method}", unit="text", disable=not show_progress)
-    with torch.inference_mode(), _autocast():
+    with torch.inference_mode(), bf16_where_native():
         for batch in batches:
             _accumulate(encoder, tokenizer, batch, limit, index, sums, counts)
             bar.update(len(batch))
     bar.close()
     missing = [words[i] for i in torch.nonzero(counts == 0).flatten().tolist()]
     if missing:  # pieces truncated off an over-long text: fall back to the word alone
-        with torch.inference_mode(), _autocast():
+        with torch.inference_mode(), bf16_where_native():
             for batch in _length_batches([[w] for w in missing], batch_size):
                 _accumulate(encoder, tokenizer, batch, limit, index, sums, counts)
     means = (sums / counts.clamp(min=1).unsqueeze(1)).numpy()
@@ -117,7 +117,7 @@ def reduce_dimensions(matrix: np.ndarray, dim: int) -> np.ndarray:
     return PCA(n_components=dim, random_state=0).fit_transform(matrix).astype(np.float32)
 
 
-def _autocast() -> Any:
+def bf16_where_native() -> Any:
     """bf16 where the CPU computes it natively (the states are averaged in float64)."""
     if cpu_supports_bf16():
         return torch.autocast("cpu", dtype=torch.bfloat16)
