@@ -10,6 +10,12 @@ Task 7a is positive when any span is found.
 ``min_precision`` optionally drops entries that, in the training tweets, are annotated in
 fewer than that fraction of their occurrences (e.g. a word that is usually not a
 profession); the default 0 keeps every mention, as the organisers' baseline does.
+
+``gazetteer`` adds the terms of gazetteers (``-o gazetteer=profner:PATH``, a term file)
+where the training mentions lack them, typed as their file says or, untyped (the
+organisers' occupations), as PROFESION; then matching folds accents as well as case, as
+the gazetteer flags do. ``min_precision`` judges a gazetteer term by its training
+occurrences too; one that never occurs in train is kept, nothing speaking against it.
 """
 
 from __future__ import annotations
@@ -27,9 +33,12 @@ from core.fileio import atomic_write_text
 from core.system import System, SystemConfig
 from core.tokenization import Token, tokenize
 from core.tweets import Prediction, Span, Tweet
+from systems.gazetteer import ANY_TYPE, build_gazetteers, fold
 from systems.term_matcher import TermMatcher
 
 DICTIONARY_FILE = "dictionary.json"
+#: the type of a gazetteer's untyped terms (occupations)
+PROFESSION = "PROFESION"
 
 
 @dataclass
@@ -40,6 +49,9 @@ class LookupConfig(SystemConfig):
     min_precision: float = 0.0
     #: ignore mentions longer than this many word tokens
     max_tokens: int = 8
+    #: extra terms: comma-separated gazetteer sources (``profner:PATH``, term files;
+    #: ``train``, the training mentions, is the dictionary itself); empty: none
+    gazetteer: str = ""
 
 
 Key = tuple[str, ...]
@@ -68,6 +80,8 @@ class LookupSystem(System):
         return [t for t in tokenize(text) if not t.is_space]
 
     def _key(self, tokens: Sequence[Token]) -> Key:
+        if self.config.gazetteer:  # as the gazetteer's terms are folded
+            return tuple(fold(t.text) for t in tokens)
         if self.config.case_sensitive:
             return tuple(t.text for t in tokens)
         return tuple(t.text.casefold() for t in tokens)
@@ -96,10 +110,30 @@ class LookupSystem(System):
                 if inside and len(inside) <= self.config.max_tokens:
                     votes[self._key(inside)][span.type] += 1
         entries = {key: counts.most_common(1)[0][0] for key, counts in votes.items()}
+        for key, etype in self._gazetteer_terms().items():
+            entries.setdefault(key, etype)
         if self.config.min_precision > 0:
             entries = self._filter_by_precision(entries, votes, train)
         self.entries = entries
         return self
+
+    def _gazetteer_terms(self) -> dict[Key, str]:
+        """The ``gazetteer`` option's terms within ``max_tokens``, untyped ones as
+        PROFESION (the organisers' gazetteer lists occupations)."""
+        if not self.config.gazetteer:
+            return {}
+        types = tuple(self.config.types)
+        terms = build_gazetteers(self.config.gazetteer, [], types).files.terms
+        if any(etype == ANY_TYPE for etype in terms.values()) and PROFESSION not in types:
+            raise HarnessError(
+                f"lookup: -o gazetteer={self.config.gazetteer}: its untyped terms are "
+                f"professions, and {PROFESSION} is not among the types ({', '.join(types)})"
+            )
+        return {
+            key: PROFESSION if etype == ANY_TYPE else etype
+            for key, etype in terms.items()
+            if len(key) <= self.config.max_tokens
+        }
 
     def _filter_by_precision(
         self, entries: dict[Key, str], votes: dict[Key, Counter[str]], train: Sequence[Tweet]
@@ -112,11 +146,13 @@ class LookupSystem(System):
             words = self._words(tweet.text)
             for a, b in self._matches(words, keys):
                 occurrences[self._key(words[a:b])] += 1
-        return {
-            key: etype
-            for key, etype in entries.items()
-            if sum(votes[key].values()) >= self.config.min_precision * max(occurrences[key], 1)
-        }
+
+        def kept(key: Key) -> bool:
+            if key not in votes:  # a gazetteer term, never annotated: unseen, or dropped
+                return occurrences[key] == 0
+            return sum(votes[key].values()) >= self.config.min_precision * max(occurrences[key], 1)
+
+        return {key: etype for key, etype in entries.items() if kept(key)}
 
     def predict(self, tweets: Sequence[Tweet]) -> list[Prediction]:
         predictions = []

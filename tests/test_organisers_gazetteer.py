@@ -107,3 +107,44 @@ def test_the_shared_gazetteer_combines_with_training_mentions():
     assert term_key("médico") in terms and term_key("Anestesistas") in terms
     assert all(len(key) <= MAX_WORDS for key in terms)
     assert not any(fold("(decs)") in key for key in terms)
+
+
+def _tweet(tweet_id, text, *mentions):
+    from core.tweets import Span, Tweet
+
+    spans = []
+    for mention, etype in mentions:
+        begin = text.index(mention)
+        spans.append(Span(begin, begin + len(mention), etype))
+    return Tweet(tweet_id, text, label=int(bool(spans)), spans=tuple(spans))
+
+
+def test_lookup_adds_the_gazetteers_terms_where_training_lacks_them(tmp_path):
+    from systems.lookup import LookupConfig, LookupSystem
+
+    path = tmp_path / "gazetteer.tsv"
+    path.write_text("Fontaneros\tfontanero\nparado\tparado\nalcalde\talcalde\n", encoding="utf-8")
+    train = [
+        _tweet("1", "el médico está en casa", ("médico", "PROFESION")),
+        _tweet("2", "estoy en paro", ("en paro", "SITUACION_LABORAL")),
+        _tweet("3", "el alcalde dijo que no"),  # a gazetteer term never annotated in train
+    ]
+    test = [_tweet("9", "el fontanero y el medico, el alcalde y el parado")]
+
+    def spans(**options):
+        system = LookupSystem(LookupConfig(**options)).fit(train)
+        return {(test[0].text[s.begin : s.end], s.type) for s in system.predict(test)[0].spans}
+
+    assert spans() == set()  # no accent folding without a gazetteer; nothing else known
+    gazetteer = f"profner:{path}"
+    assert spans(gazetteer=gazetteer) == {
+        ("fontanero", "PROFESION"),  # the lemma of a plural term
+        ("medico", "PROFESION"),  # a training mention, accents folded
+        ("alcalde", "PROFESION"),
+        ("parado", "PROFESION"),
+    }
+    # judged by precision on train: 'alcalde' occurs there unannotated, the others never
+    assert ("alcalde", "PROFESION") not in spans(gazetteer=gazetteer, min_precision=0.5)
+    assert ("parado", "PROFESION") in spans(gazetteer=gazetteer, min_precision=0.5)
+    with pytest.raises(HarnessError, match="untyped terms are professions"):
+        spans(gazetteer=gazetteer, types=("SITUACION_LABORAL",))
