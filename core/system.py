@@ -97,6 +97,8 @@ class System(ABC):
     inference_paths: ClassVar[tuple[InferencePath, ...]] = (BASELINE,)
     #: the paths ``--precision auto`` may pick, best first, each with why (measured)
     auto_preferences: ClassVar[tuple[Preference, ...]] = ()
+    #: said instead of the declared paths by systems that take others' (an ensemble)
+    paths_note: ClassVar[str] = ""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -57,6 +57,9 @@ class EnsembleSystem(System):
     )
     labels_from_spans: ClassVar[bool] = False
     trainable: ClassVar[bool] = False
+    paths_note: ClassVar[str] = (
+        "its members' own: --precision and --engine go to every member (auto: each its best)"
+    )
     Config: ClassVar[type[SystemConfig]] = EnsembleConfig
 
     def __init__(self, config: SystemConfig | None = None):

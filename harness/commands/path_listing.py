@@ -24,7 +24,8 @@ def path_rows() -> list[tuple[str, str]]:
             system = registry.get(name)
         except Exception:  # a broken plugin (any error at import) must not hide the others
             continue
-        rows.append((name, f"{describe(system.inference_paths)}; auto: {auto_order(system)}"))
+        own = f"{describe(system.inference_paths)}; auto: {auto_order(system)}"
+        rows.append((name, system.paths_note or own))
     return rows
 
 

@@ -36,8 +36,13 @@ def command(name: str | None) -> None:
     click.echo(f"{name}: {cls.description}")
     if cls.labels_from_spans:
         click.echo("7a: positive when the system predicts any span (no classifier of its own)")
-    click.echo(f"inference paths: {describe(cls.inference_paths)}")
-    click.echo(f"--precision auto tries: {auto_order(cls)} (the first this machine runs)")
+    if cls.paths_note:
+        click.echo(f"inference paths: {cls.paths_note}")
+    else:
+        click.echo(f"inference paths: {describe(cls.inference_paths)}")
+        click.echo(f"--precision auto tries: {auto_order(cls)} (the first this machine runs)")
+    if not cls.trainable:
+        click.echo("(not trained by 'harness run'; its options are recorded by what makes it)")
     click.echo("\noptions (-o NAME=VALUE):")
     for option, kind, default in describe_config(cls.Config):
         shown = ",".join(default) if isinstance(default, tuple) else default
