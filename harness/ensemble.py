@@ -185,6 +185,14 @@ class Member:
         output = read_system_output(folder, split.ids, texts)
         if output.entities is None:
             raise HarnessError(f"{folder}: no 7b predictions to vote with")
+        if output.notes or (output.labels is not None and len(output.labels) != len(split)):
+            # a harness run writes every tweet once, inside its text: anything else means
+            # the files are for other tweets (another corpus given with --data)
+            first = f": {output.notes[0]}" if output.notes else ""
+            raise HarnessError(
+                f"{folder}: not the predictions of split '{split.name}' of this corpus "
+                f"({len(output.notes)} problem(s){first})"
+            )
         predictions = []
         for tweet in split.tweets:
             try:

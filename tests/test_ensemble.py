@@ -202,6 +202,21 @@ def test_the_runs_must_agree_and_each_votes_once(member_runs, tmp_path):
         assert "Traceback" not in line
 
 
+def test_predictions_for_other_tweets_are_refused(member_runs, tmp_path):
+    from tests.corpus_factory import write_corpus
+
+    other = write_corpus(
+        tmp_path / "other",
+        {"train": {"1": ("el médico", [(3, 9, "PROFESION")])}, "valid": {"2": ("hola", [])}},
+    )
+    result = invoke(
+        "ensemble", *map(str, member_runs), "--out", str(tmp_path / "e"), "--data", str(other)
+    )
+    assert result.exit_code == 2, result.output
+    assert "not the predictions of split 'valid' of this corpus" in result.output
+    assert not (tmp_path / "e").exists()
+
+
 def test_an_ensemble_is_not_trained_by_run_and_a_broken_one_does_not_load(member_runs, tmp_path):
     result = invoke("run", "--system", "ensemble", "--out", str(tmp_path / "r"))
     assert result.exit_code == 2 and "not trained by 'harness run'" in result.output
