@@ -19,7 +19,7 @@ pure data out, like the rest of :mod:`eval`.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from eval.records import Entity, EntityTable
@@ -133,7 +133,3 @@ def marked_text(text: str, gold: Iterable[Entity], predicted: Iterable[Entity]) 
         position = max(position, offset)
     out.append(text[position:])
     return "".join(out)
-
-
-def tweet_entities(table: Mapping[str, list[Entity]], tweet_id: str) -> list[Entity]:
-    return list(table.get(tweet_id, []))

@@ -16,7 +16,6 @@ System 1's ``embeddings=corpus``.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,6 @@ import torch
 from torch import nn
 
 from core.errors import HarnessError
-from core.fileio import atomic_write_text, read_json_object
 from systems.neural.distill import bf16_where_native
 from systems.neural.encoder_catalog import resolve_model
 from systems.neural.encoders import (
@@ -34,12 +32,11 @@ from systems.neural.encoders import (
     load_tokenizer,
     quiet_loading,
 )
-from systems.neural.piece_vocabulary import PieceMap, pieces_of
+from systems.neural.piece_vocabulary import PIECES_FILE, PieceMap
 from systems.neural.subwords import SubwordEncoder, first_pieces
 
 #: the saved encoder's folder inside a model folder
 FOLDER = "contextual"
-PIECES_FILE = "pieces.json"
 #: tweets per encoder call
 CHUNK = 32
 
@@ -76,11 +73,7 @@ class ContextualWords:
         tokenizer = load_tokenizer(source)
         encoder, _ = load_pretrained_encoder(source, show_progress)
         words = cls(tokenizer, encoder, max_length, None)
-        size = encoder.get_input_embeddings().num_embeddings
-        chunks = (
-            words.subwords.encode(word_lists[i : i + 64]) for i in range(0, len(word_lists), 64)
-        )
-        words.piece_map = PieceMap(pieces_of(chunks, tokenizer), size, tokenizer.unk_token_id)
+        words.piece_map = PieceMap.of_corpus(encoder, words.subwords, word_lists)
         words.piece_map.shrink(encoder)
         return words
 
@@ -91,8 +84,7 @@ class ContextualWords:
             self.encoder.save_pretrained(str(target))
         self.tokenizer.save_pretrained(str(target))
         if self.piece_map is not None:
-            pieces = {"kept": self.piece_map.kept, "vocabulary_size": len(self.piece_map.table)}
-            atomic_write_text(target / PIECES_FILE, json.dumps(pieces))
+            self.piece_map.write(target)
 
     @classmethod
     def load(cls, folder: Path, max_length: int) -> ContextualWords:
@@ -103,13 +95,7 @@ class ContextualWords:
         encoder, _ = load_pretrained_encoder(str(target), show_progress=False)
         piece_map = None
         if (target / PIECES_FILE).is_file():
-            saved = read_json_object(target / PIECES_FILE, "piece list")
-            try:
-                piece_map = PieceMap(
-                    saved["kept"], saved["vocabulary_size"], tokenizer.unk_token_id
-                )
-            except (KeyError, TypeError) as err:
-                raise HarnessError(f"{target}: unreadable {PIECES_FILE} ({err})") from None
+            piece_map = PieceMap.read(target, tokenizer.unk_token_id)
         return cls(tokenizer, encoder, max_length, piece_map)
 
     def parameter_count(self) -> int:

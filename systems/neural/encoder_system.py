@@ -11,7 +11,6 @@ with its paper's head and training recipe as defaults.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,7 +21,6 @@ import torch
 from torch import nn
 
 from core.errors import HarnessError
-from core.fileio import atomic_write_text, read_json_object
 from core.inference_paths import PRECISIONS, paths, prefer
 from systems.neural.base import NeuralConfig, NeuralSystem
 from systems.neural.encoder_catalog import AUTO, resolve_model, settle_model
@@ -39,15 +37,13 @@ from systems.neural.encoders import (
 from systems.neural.engines import ENCODER, ENCODER_ENGINES
 from systems.neural.examples import Example
 from systems.neural.gazetteer_features import flag_batch, flag_count
-from systems.neural.piece_vocabulary import EmbeddingPolicy, PieceMap, apply_policy, pieces_of
+from systems.neural.piece_vocabulary import PIECES_FILE, EmbeddingPolicy, PieceMap, apply_policy
 from systems.neural.subwords import DEFAULT_DUMMY, SubwordEncoder
 from systems.neural.training import make_optimizer
 
 log = logging.getLogger("harness")
 
 HeadKind = Literal["crf", "softmax", "mlp"]
-#: the kept piece ids of a model trained with ``embeddings=corpus``
-PIECES_FILE = "pieces.json"
 
 
 @dataclass
@@ -185,14 +181,12 @@ class EncoderSystem(NeuralSystem):
     def _cut_vocabulary(self, backbone: nn.Module, train: Sequence[Example]) -> None:
         """Keep only the embedding rows of the training tweets' pieces."""
         assert self.subwords is not None
-        size = backbone.get_input_embeddings().num_embeddings
         words = [[t.text for t in e.tokens] for e in train]
-        batches = (self.subwords.encode(words[i : i + 64]) for i in range(0, len(words), 64))
         dummy = self.tokenizer(self.config.dummy_token, add_special_tokens=False)["input_ids"]
-        kept = sorted(set(pieces_of(batches, self.tokenizer)) | set(dummy))
-        self.piece_map = PieceMap(kept, size, self.tokenizer.unk_token_id)
+        self.piece_map = PieceMap.of_corpus(backbone, self.subwords, words, extra=dummy)
         self.piece_map.shrink(backbone)
-        log.info("%s: embedding table cut to %d of %d pieces", self.name, len(kept), size)
+        size = len(self.piece_map.table)
+        log.info("%s: embedding table cut to %d of %d pieces", self.name, len(self.piece_map), size)
 
     def make_model(
         self, backbone: nn.Module, pooler_state: dict[str, torch.Tensor] | None
@@ -233,13 +227,7 @@ class EncoderSystem(NeuralSystem):
         detach_pooler(backbone)
         self._set_tokenizer(tokenizer, encoder_config)
         if architecture.get("pieces"):
-            saved = read_json_object(folder / architecture["pieces"], "piece list")
-            try:
-                self.piece_map = PieceMap(
-                    saved["kept"], saved["vocabulary_size"], tokenizer.unk_token_id
-                )
-            except (KeyError, TypeError) as err:
-                raise HarnessError(f"{folder}: unreadable {PIECES_FILE} ({err})") from None
+            self.piece_map = PieceMap.read(folder, tokenizer.unk_token_id)
         saved_pooling = architecture.get("pooling", "cls")
         if saved_pooling not in ("cls", "mean"):
             raise HarnessError(f"{folder}: unknown pooling {saved_pooling!r} in the saved config")
@@ -283,8 +271,7 @@ class EncoderSystem(NeuralSystem):
         self.encoder().config.save_pretrained(str(target))
         self.tokenizer.save_pretrained(str(target))
         if self.piece_map is not None:
-            pieces = {"kept": self.piece_map.kept, "vocabulary_size": len(self.piece_map.table)}
-            atomic_write_text(folder / PIECES_FILE, json.dumps(pieces))
+            self.piece_map.write(folder)
 
     # -- batches -----------------------------------------------------------------------------
 

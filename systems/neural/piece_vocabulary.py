@@ -15,15 +15,20 @@ training the whole table costs most of a CPU step. Three choices (``-o embedding
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any, Literal
 
 import torch
 from torch import nn
 
 from core.errors import HarnessError
+from core.fileio import atomic_write_text, read_json_object
 
 EmbeddingPolicy = Literal["train", "freeze", "corpus"]
+#: the kept piece ids of a cut table, saved with the model
+PIECES_FILE = "pieces.json"
 
 
 class PieceMap:
@@ -44,6 +49,35 @@ class PieceMap:
 
     def __call__(self, input_ids: torch.Tensor) -> torch.Tensor:
         return self.table[input_ids]
+
+    @classmethod
+    def of_corpus(
+        cls,
+        encoder: nn.Module,
+        subwords: Any,
+        word_lists: Sequence[Sequence[str]],
+        extra: Iterable[int] = (),
+    ) -> PieceMap:
+        """The map keeping the pieces ``subwords`` (a ``SubwordEncoder``) makes of
+        ``word_lists``, plus ``extra`` ids, for ``encoder``'s table; the table is not cut
+        yet (:meth:`shrink`)."""
+        size = encoder.get_input_embeddings().num_embeddings
+        batches = (subwords.encode(word_lists[i : i + 64]) for i in range(0, len(word_lists), 64))
+        kept = sorted(set(pieces_of(batches, subwords.tokenizer)) | set(extra))
+        return cls(kept, size, subwords.tokenizer.unk_token_id)
+
+    def write(self, folder: Path) -> None:
+        pieces = {"kept": self.kept, "vocabulary_size": len(self.table)}
+        atomic_write_text(folder / PIECES_FILE, json.dumps(pieces))
+
+    @classmethod
+    def read(cls, folder: Path, unknown: int) -> PieceMap:
+        """The map a model saved in ``folder`` (:meth:`write`); one line if unreadable."""
+        saved = read_json_object(folder / PIECES_FILE, "piece list")
+        try:
+            return cls(saved["kept"], saved["vocabulary_size"], unknown)
+        except (KeyError, TypeError) as err:
+            raise HarnessError(f"{folder}: unreadable {PIECES_FILE} ({err})") from None
 
     def shrink(self, encoder: nn.Module) -> None:
         """Replace the encoder's embedding table by its kept rows, in place."""
