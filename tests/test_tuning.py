@@ -201,7 +201,8 @@ def test_figure_marks_stopped_trials(tmp_path):
 
 
 def test_plan_rejects_user_errors(tmp_path):
-    from harness.tuning.study import StudySettings, check_address, plan_study
+    from harness.ray_cluster import check_address
+    from harness.tuning.study import StudySettings, plan_study
 
     with pytest.raises(HarnessError, match="unknown system 'nope'"):
         plan_study(StudySettings(system="nope", trials=2))

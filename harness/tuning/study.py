@@ -23,29 +23,25 @@ trial is a few epochs, and retraining the best configuration is a separate step)
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import logging
 import math
 import os
 import shutil
-import socket
-import sys
-import tempfile
 import time
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from core.corpus import load_corpus
 from core.datasets import resolve
-from core.errors import HarnessError, first_line
+from core.errors import HarnessError
 from core.fileio import atomic_write_text
 from core.output_folders import refuse_precious
 from core.system import System, config_to_dict
 from core.tweets import EVALUATED_TYPES
 from harness import registry
+from harness.ray_cluster import ray_session
 from harness.tuning import results
 from harness.tuning.figure import plot_study
 from harness.tuning.scheduler import STOPPED_FILE, RecordingASHA, read_stopped
@@ -265,7 +261,7 @@ def run_study(
     out.mkdir(parents=True, exist_ok=True)
     results.write_json(out / STUDY_FILE, record)
     started = time.perf_counter()
-    with ray_session(out, settings.address, progress):
+    with ray_session(settings.address, progress, session=out / RAY_SESSION):
         from ray import tune
 
         trainable = tune.with_resources(
@@ -365,65 +361,6 @@ def trial_dirname(trial: Any) -> str:
     return (
         f"trial_{int(index):04d}_{trial.trial_id}" if index.isdigit() else f"trial_{trial.trial_id}"
     )
-
-
-@contextlib.contextmanager
-def ray_session(out: Path, address: str | None, progress: bool) -> Iterator[None]:
-    """Start a local Ray (logs in ``out``) or connect to a cluster; shut down after."""
-    import ray
-
-    if ray.is_initialized():
-        raise HarnessError("Ray is already running in this process; cannot start a study")
-    kwargs: dict[str, Any] = {
-        "include_dashboard": False,
-        "log_to_driver": False,
-        "logging_level": logging.INFO if progress else logging.WARNING,
-    }
-    link_dir = None
-    if address is None:
-        session = out / RAY_SESSION
-        session.mkdir(parents=True, exist_ok=True)
-        # Ray's sockets live in its temp dir and a socket path must stay under 108 bytes,
-        # so Ray gets a short link to the session folder inside the study
-        link_dir = Path(tempfile.mkdtemp(prefix="harness-ray-"))
-        (link_dir / "s").symlink_to(session, target_is_directory=True)
-        kwargs["_temp_dir"] = str(link_dir / "s")
-        # trial workers import what the driver imports (a system registered at run time)
-        paths = [p or os.getcwd() for p in sys.path]
-        kwargs["runtime_env"] = {"env_vars": {"PYTHONPATH": os.pathsep.join(paths)}}
-    else:
-        check_address(address)
-        kwargs["address"] = address
-    try:
-        try:
-            ray.init(**kwargs)
-        except (ConnectionError, RuntimeError, ValueError, OSError) as err:
-            where = f"the Ray cluster at {address}" if address else "a local Ray instance"
-            raise HarnessError(f"cannot start or reach {where} ({first_line(err)})") from None
-        try:
-            yield
-        finally:
-            ray.shutdown()
-    finally:
-        if link_dir is not None:
-            shutil.rmtree(link_dir, ignore_errors=True)
-
-
-def check_address(address: str) -> None:
-    """Fail fast on an unreachable ``HOST:PORT`` (Ray itself retries for minutes)."""
-    if address == "auto":
-        return
-    host_port = address.split("://", 1)[-1].rsplit("/", 1)[0]
-    host, sep, port = host_port.rpartition(":")
-    if not sep or not port.isdigit() or not host:
-        raise HarnessError(f"--address {address!r}: expected HOST:PORT, ray://HOST:PORT or auto")
-    try:
-        with socket.create_connection((host.strip("[]"), int(port)), timeout=5):
-            pass
-    except OSError as err:
-        raise HarnessError(
-            f"cannot reach the Ray cluster at {address} ({err.strerror or err})"
-        ) from None
 
 
 # -- collecting and writing ------------------------------------------------------------------
