@@ -61,7 +61,6 @@ from submissions.span_rows import (
     span_rows,
 )
 
-
 #: the writers hold no CPU: the actors may hold them all, and a step waiting for one
 #: would wait for ever (so the actors also drop the duplicates themselves)
 LIGHT: dict[str, Any] = {"num_cpus": 0}
