@@ -8,7 +8,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TORCH := torch==2.13.0
-EXTRAS := dev,tune,vectors,onnx,openvino,e5
+EXTRAS := dev,tune,scale,vectors,onnx,openvino,e5
 SAMPLE_RUN := runs/sample-lookup
 
 .PHONY: setup run test lint

@@ -6,8 +6,9 @@ The pipeline:
    readers of one-process prediction (:func:`core.tweet_sources.read_stream`) and marks
    its bad rows with the same checks (:func:`core.row_checks.bad_row`): the same rows,
    the same ``FILE:LINE`` places and reasons.
-2. Duplicate ids are found by a ``groupby("id")``: in each group the first good row in
-   reading order (file, then line) wins, as in one process.
+2. Duplicate ids are found by a ``groupby("id").count()``; the rows of the ids counted
+   more than once come to the driver, where the first good row of each in reading order
+   (file, then line) wins, as in one process.
 3. ``map_batches`` with a pool of actors (``--actors``, each ``--cpus-per-actor`` /
    ``--gpus-per-actor``) that load the model once each and predict batches of
    ``--chunk-size`` tweets, given to the system by text length.
@@ -62,7 +63,7 @@ from submissions.span_rows import (
 )
 
 #: the writers hold no CPU: the actors may hold them all, and a step waiting for one
-#: would wait for ever (so the actors also drop the duplicates themselves)
+#: would wait for ever (so the actors drop bad rows and duplicates themselves)
 LIGHT: dict[str, Any] = {"num_cpus": 0}
 
 
@@ -106,23 +107,50 @@ class ParseFiles:
             }
 
 
-def first_wins(group: Any) -> Any:
-    """``map_groups`` step over the good rows of one id: the first in reading order is
-    kept, the others become duplicates, worded as one process words them."""
-    group = group.sort_values(["file", "seq"]).reset_index(drop=True)
-    first_at = group.at[0, "where"]
-    for i in range(1, len(group)):
-        row = Row(group.at[i, "where"], group.at[i, "id"], group.at[i, "text"])
-        group.at[i, "kind"] = DUPLICATE
-        group.at[i, "reason"] = duplicate(row, first_at).reason
-    return group
+def rows_where(table: Any, good: bool, ids: Any = None) -> Any:
+    """``map_batches`` step, vectorised: the good rows (or the bad), optionally only
+    those of ``ids``."""
+    import pyarrow.compute as pc
+
+    kind = table.column("kind")
+    keep = pc.is_null(kind) if good else pc.is_valid(kind)
+    if ids is not None:
+        keep = pc.and_(keep, pc.is_in(table.column("id"), value_set=ids))
+    return table.filter(keep)
+
+
+def counted_twice(table: Any) -> Any:
+    """``map_batches`` step over ``groupby("id").count()``: the ids met more than once."""
+    import pyarrow.compute as pc
+
+    return table.filter(pc.greater(table.column("count()"), 1))
+
+
+def duplicates_of(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The good rows of ids met more than once, less the first of each in reading
+    order, marked as duplicates worded as one process words them."""
+    first_at: dict[str, str] = {}
+    marked = []
+    for row in sorted(rows, key=lambda row: (row["file"], row["seq"])):
+        if row["id"] not in first_at:
+            first_at[row["id"]] = row["where"]
+            continue
+        reason = duplicate(Row(row["where"], row["id"], row["text"]), first_at[row["id"]]).reason
+        marked.append(row | {"kind": DUPLICATE, "reason": reason})
+    return marked
 
 
 class Predictor:
     """``map_batches`` actor: loads the model once, then predicts batch after batch."""
 
     def __init__(
-        self, packed_model: list[Any], precision: str, engine: str, threads: int, gpu: bool
+        self,
+        packed_model: list[Any],
+        precision: str,
+        engine: str,
+        threads: int,
+        gpu: bool,
+        duplicates: frozenset[tuple[int, int]],
     ):
         import ray
         import torch
@@ -136,11 +164,17 @@ class Predictor:
         self.system = registry.load_saved(self.folder / "model").use_precision(precision, engine)
         if gpu and hasattr(self.system, "to"):
             self.system.to("cuda")
+        self.duplicates = duplicates  # (file, seq) of the rows that lost to a first one
 
     def __call__(self, batch: Any) -> Any:
         import pyarrow.compute as pc
 
-        batch = batch.filter(pc.is_null(batch.column("kind")))  # the duplicates stay out
+        batch = batch.filter(pc.is_null(batch.column("kind")))
+        if self.duplicates:
+            places = zip(
+                batch.column("file").to_pylist(), batch.column("seq").to_pylist(), strict=True
+            )
+            batch = batch.filter([place not in self.duplicates for place in places])
         ids, texts = batch.column("id").to_pylist(), batch.column("text").to_pylist()
         tweets = [Tweet(id=i, text=t) for i, t in zip(ids, texts, strict=True)]
         return arrow_table(span_rows(predict_chunk(self.system, tweets), tweets))
@@ -224,6 +258,10 @@ def predict_on_ray(
             warnings.simplefilter("ignore", DeprecationWarning)
             context = data.DataContext.get_current()
             context.enable_progress_bars = progress
+            if not progress:  # Ray Data warns once that bars are off: they were asked off
+                from ray.util.debug import log_once
+
+                log_once("ray_data_progress_manager_disabled")
             # the sort shuffle runs as tasks that end; the default hash shuffle keeps
             # aggregator actors, holding CPUs, that the predicting actors then wait for
             context.shuffle_strategy = ShuffleStrategy.SORT_SHUFFLE_PULL_BASED
@@ -253,30 +291,35 @@ def _pipeline(
         for i, source in enumerate(job.inputs)
     }
     files = data.read_binary_files(list(sources), include_paths=True)
-    # parsed once and kept (the object store spills to disk): both the duplicate check
-    # and the bad rows read it
+    # parsed once and kept (the object store spills to disk): every step below reads it
     rows = files.flat_map(ParseFiles(sources, job.fields, job.max_chars)).materialize()
-    checked = (
-        rows.filter(lambda row: row["kind"] is None)
-        .groupby("id")
-        .map_groups(first_wins, batch_format="pandas")
-        .materialize()
-    )
-    bad = rows.filter(lambda row: row["kind"] is not None).union(
-        checked.filter(lambda row: row["kind"] is not None)
-    )
-    # as many batches as actors at least: the sort leaves one block per partition
-    blocks = max(-(-checked.count() // job.chunk_size), actors)
-    checked = checked.repartition(blocks, shuffle=False).materialize()
-    bad_rows = sorted(bad.take_all(), key=lambda row: (row["file"], row["seq"]))
+    good = rows.map_batches(rows_where, fn_args=(True,), batch_format="pyarrow")
+    # duplicates: ids counted by a (vectorised) groupby; only the rows of ids met more
+    # than once come back to the driver, which is few rows in any real input
+    counts = good.groupby("id").count()
+    repeated = [
+        row["id"] for row in counts.map_batches(counted_twice, batch_format="pyarrow").take_all()
+    ]
+    duplicates: list[dict[str, Any]] = []
+    if repeated:
+        import pyarrow as pa
+
+        ids = pa.array(repeated, type=pa.string())
+        again = rows.map_batches(rows_where, fn_args=(True, ids), batch_format="pyarrow")
+        duplicates = duplicates_of(again.take_all())
+    bad = rows.map_batches(rows_where, fn_args=(False,), batch_format="pyarrow").take_all()
+    bad_rows = sorted([*bad, *duplicates], key=lambda row: (row["file"], row["seq"]))
     if bad_rows and job.on_bad_row == "fail":
         first = bad_rows[0]
         raise HarnessError(
             f"{first['where']}: {first['reason']} (--on-bad-row skip counts such rows and goes on)"
         )
+    # as many blocks as batches, and at least one per actor
+    blocks = max(-(-rows.count() // job.chunk_size), actors)
+    rows = rows.repartition(blocks, shuffle=False).materialize()
     packed = [ray.put(pack_model(job.model))]
     threads = max(int(cpus), 1)
-    spans = checked.map_batches(
+    spans = rows.map_batches(
         Predictor,
         fn_constructor_kwargs={
             "packed_model": packed,
@@ -284,6 +327,7 @@ def _pipeline(
             "engine": job.engine,
             "threads": threads,
             "gpu": gpus > 0,
+            "duplicates": frozenset((row["file"], row["seq"]) for row in duplicates),
         },
         batch_size=job.chunk_size,
         batch_format="pyarrow",

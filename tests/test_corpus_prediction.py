@@ -461,3 +461,17 @@ def test_ray_data_gives_the_one_process_output_span_for_span(
     for key in ("tweets", "positive_tweets", "spans", "bad_rows", "bad_rows_by_kind"):
         assert summaries[0][key] == summaries[1][key], key
     assert summaries[1]["bad_rows"] >= 10
+
+
+def test_what_ray_cannot_take_is_refused_before_ray_starts(tmp_path, lookup_model, sample_tweets):
+    pytest.importorskip("ray.data")
+    source = write_input(tmp_path / "t.jsonl", sample_tweets)
+    corpus = predict(lookup_model, tmp_path / "a", "sample", extra=("--ray",))
+    assert corpus.exit_code == 2 and "sample is a corpus" in corpus.output
+    split = invoke("predict", str(lookup_model), "--out", str(tmp_path / "b"), "--ray")
+    assert split.exit_code == 2 and "--ray predicts --input files" in split.output
+    unreachable = predict(lookup_model, tmp_path / "c", source, extra=("--ray", "127.0.0.1:1"))
+    assert unreachable.exit_code == 2
+    assert "cannot reach the Ray cluster at 127.0.0.1:1" in unreachable.output
+    submission = predict(lookup_model, tmp_path / "d", source, extra=("--ray", "--submission"))
+    assert submission.exit_code == 2 and "--submission needs one process" in submission.output
