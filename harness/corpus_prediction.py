@@ -36,8 +36,8 @@ from typing import Any
 from tqdm import tqdm
 
 from core.errors import HarnessError
-from core.fileio import atomic_write_text, folder_lock, leftovers, read_json_object
-from core.output_folders import MARKER, check_output_folder, mark, refuse_precious
+from core.fileio import atomic_write_text, folder_lock, read_json_object
+from core.output_folders import MARKER, check_output_folder, mark
 from core.row_checks import BadRow, RowChecker, SeenIds
 from core.system import System
 from core.tweet_sources import MAX_TEXT_CHARS, Fields, InputFile, estimated_rows, read_rows
@@ -181,9 +181,8 @@ def open_job_folder(out: Path, job: PredictionJob, *, force: bool, resumable: bo
                 f"--out {out}: holds the output of another job ({changed} differs); "
                 "give another --out, or --force to start over"
             )
-    check_output_folder(out, force=force, inputs=inputs)
+    check_output_folder(out, force=force, inputs=inputs)  # --force's rules, precious inputs
     if out.exists() and any(out.iterdir()):
-        refuse_precious(out, inputs)
         shutil.rmtree(out)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -229,9 +228,7 @@ def _chunks(
             checked = checker.check(row)
             if isinstance(checked, BadRow):
                 if job.on_bad_row == "fail":
-                    raise HarnessError(
-                        f"{checked.line()} (--on-bad-row skip counts such rows and goes on)"
-                    )
+                    raise stopped_by(checked)
                 log.add(checked)
                 summary.bad_rows[checked.kind] += 1
                 bar.update(1)
@@ -243,6 +240,11 @@ def _chunks(
                 chunk = []
     if chunk:
         yield chunk
+
+
+def stopped_by(bad: BadRow) -> HarnessError:
+    """The error that ends a job at its first bad row under ``--on-bad-row fail``."""
+    return HarnessError(f"{bad.line()} (--on-bad-row skip counts such rows and goes on)")
 
 
 def predict_chunk(system: System, chunk: Sequence[Tweet]) -> list[Prediction]:
@@ -277,7 +279,7 @@ def run_job(system: System, job: PredictionJob, out: Path, *, progress: bool = F
     summary = Summary(inference_path=system.inference_path)
     spans_folder = out / SPANS_FOLDER
     spans_folder.mkdir(exist_ok=True)
-    for leftover in (*leftovers(spans_folder), *spans_folder.glob(".part-*.tmp")):
+    for leftover in spans_folder.glob(".part-*.tmp"):
         leftover.unlink(missing_ok=True)  # temporaries of a killed run
     (out / SUMMARY_FILE).unlink(missing_ok=True)  # present again only when complete
     totals = [estimated_rows(source) for source in job.inputs]

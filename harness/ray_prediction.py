@@ -42,6 +42,7 @@ from typing import Any
 
 from core.errors import HarnessError, first_line
 from core.fileio import atomic_write_bytes
+from core.inference_paths import InferencePath
 from core.row_checks import DUPLICATE, BadRow, bad_row, duplicate
 from core.tweet_sources import CORPUS, Fields, InputFile, Row, read_stream
 from core.tweets import Tweet
@@ -51,6 +52,7 @@ from harness.corpus_prediction import (
     Summary,
     finish,
     predict_chunk,
+    stopped_by,
 )
 from harness.ray_cluster import ray_session
 from submissions.span_rows import (
@@ -157,7 +159,7 @@ class Predictor:
 
         from harness import registry
 
-        torch.set_num_threads(max(threads, 1))
+        torch.set_num_threads(threads)
         self.folder = Path(tempfile.mkdtemp(prefix="harness-model-"))
         with tarfile.open(fileobj=io.BytesIO(ray.get(packed_model[0]))) as archive:
             archive.extractall(self.folder, filter="data")
@@ -216,7 +218,7 @@ def _harness_cause(err: BaseException) -> HarnessError | None:
     current: BaseException | None = err
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        if isinstance(current, HarnessError) and type(current) is HarnessError:
+        if type(current) is HarnessError:  # not Ray's copy, whose text holds a traceback
             return current
         cause = getattr(current, "cause", None)
         current = cause if isinstance(cause, BaseException) else current.__cause__
@@ -309,11 +311,9 @@ def _pipeline(
         duplicates = duplicates_of(again.take_all())
     bad = rows.map_batches(rows_where, fn_args=(False,), batch_format="pyarrow").take_all()
     bad_rows = sorted([*bad, *duplicates], key=lambda row: (row["file"], row["seq"]))
-    if bad_rows and job.on_bad_row == "fail":
-        first = bad_rows[0]
-        raise HarnessError(
-            f"{first['where']}: {first['reason']} (--on-bad-row skip counts such rows and goes on)"
-        )
+    records = [BadRow(row["where"], row["id"], row["kind"], row["reason"]) for row in bad_rows]
+    if records and job.on_bad_row == "fail":
+        raise stopped_by(records[0])
     # as many blocks as batches, and at least one per actor
     blocks = max(-(-rows.count() // job.chunk_size), actors)
     rows = rows.repartition(blocks, shuffle=False).materialize()
@@ -341,15 +341,12 @@ def _pipeline(
         spans.write_parquet(target, ray_remote_args=LIGHT)
     else:
         spans.write_datasink(_jsonl_sink(target), ray_remote_args=LIGHT)
-    records = [
-        BadRow(row["where"], row["id"], row["kind"], row["reason"]).as_dict() for row in bad_rows
-    ]
-    atomic_write_bytes(out / BAD_ROWS_FILE, jsonl_bytes(records))
-    path = job.precision if job.engine == "torch" else f"{job.engine} {job.precision}"
+    atomic_write_bytes(out / BAD_ROWS_FILE, jsonl_bytes(record.as_dict() for record in records))
+    path = str(InferencePath(job.engine, job.precision))
     summary = Summary(
         inference_path=f"{path}, each actor choosing" if job.precision == "auto" else path
     )
-    summary.bad_rows = Counter(row["kind"] for row in bad_rows)
+    summary.bad_rows = Counter(record.kind for record in records)
     for part in part_files(out / SPANS_FOLDER):
         part_rows = read_part(part)
         summary.add(part_rows, len({row["id"] for row in part_rows}))

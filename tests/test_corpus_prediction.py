@@ -100,6 +100,10 @@ def output_rows(out: Path) -> list[dict]:
     return list(span_rows.read_rows(out / "spans"))
 
 
+def bad_rows_of(out: Path) -> list[dict]:
+    return [json.loads(line) for line in (out / "bad_rows.jsonl").open(encoding="utf-8")]
+
+
 def ordered(rows: list[dict]) -> list[tuple]:
     return sorted(
         tuple("" if row[k] is None else row[k] for k in span_rows.COLUMNS) for row in rows
@@ -207,7 +211,7 @@ def test_bad_rows_are_counted_listed_with_their_line_and_skipped(
     source = hostile_jsonl(tmp_path / "t.jsonl", sample_tweets)
     result = predict(lookup_model, tmp_path / "out", source)
     assert result.exit_code == 0, result.output
-    bad = [json.loads(line) for line in (tmp_path / "out" / "bad_rows.jsonl").open()]
+    bad = bad_rows_of(tmp_path / "out")
     assert [(b["where"], b["kind"]) for b in bad] == [
         (f"{source}:2", "no text"),
         (f"{source}:3", "no text"),
@@ -234,7 +238,7 @@ def test_bad_csv_rows_and_fail_on_the_first(tmp_path, lookup_model, sample_tweet
     )
     result = predict(lookup_model, tmp_path / "out", source)
     assert result.exit_code == 0, result.output
-    bad = [json.loads(line) for line in (tmp_path / "out" / "bad_rows.jsonl").open()]
+    bad = bad_rows_of(tmp_path / "out")
     assert [(b["where"], b["kind"]) for b in bad] == [
         (f"{source}:2", "unreadable"),
         (f"{source}:3", "unreadable"),
